@@ -1,1 +1,3 @@
-Console.WriteLine("x");
+using ClusterDns;
+
+return await ServerCommand.RunAsync(args).ConfigureAwait(false);

@@ -1,0 +1,216 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using ClusterDns.Server.Pipeline;
+using Microsoft.Extensions.Logging;
+
+namespace ClusterDns.Server.Listeners;
+
+/// <summary>
+/// DNS over TCP (RFC 7766): two-byte length framing, queries pipelined on one connection answered in order, an idle
+/// timeout, and a connection cap that closes the longest-idle connection to admit a new one, so stalled or
+/// half-sent connections can never lock out a client's TCP retry.
+/// </summary>
+public sealed partial class TcpListener : IDisposable
+{
+    private readonly Socket _socket;
+    private readonly DnsQueryProcessor _processor;
+    private readonly Func<ZoneRouter> _router;
+    private readonly Random _random;
+    private readonly ILogger _logger;
+    private readonly TcpListenerOptions _options;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ConcurrentDictionary<TcpConnection, byte> _connections = new();
+
+    public TcpListener(IPEndPoint endPoint, TcpListenerOptions options, DnsQueryProcessor processor, Func<ZoneRouter> router, Random random, ILogger logger)
+    {
+        _options = options;
+        _processor = processor;
+        _router = router;
+        _random = random;
+        _logger = logger;
+        _socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6 && endPoint.Address.Equals(IPAddress.IPv6Any)) _socket.DualMode = true;
+            _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            _socket.NoDelay = true;
+            _socket.Bind(endPoint);
+            _socket.Listen(1024);
+        }
+        catch
+        {
+            _socket.Dispose();
+            throw;
+        }
+        LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
+    }
+
+    public IPEndPoint LocalEndPoint { get; }
+    public int ConnectionCount => _connections.Count;
+
+    public void Start() => _ = AcceptLoopAsync();
+
+    private async Task AcceptLoopAsync()
+    {
+        var token = _stopping.Token;
+        while (!token.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await _socket.AcceptAsync(token).ConfigureAwait(false);
+            }
+            catch (Exception) when (token.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                continue;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            if (_connections.Count >= _options.MaxConnections) CloseLongestIdle();
+            var connection = new TcpConnection(this, client);
+            _connections.TryAdd(connection, 0);
+            _ = connection.RunAsync(token);
+        }
+    }
+
+    private void CloseLongestIdle()
+    {
+        TcpConnection? oldest = null;
+        foreach (var connection in _connections.Keys)
+        {
+            if (oldest is null || connection.LastActivity < oldest.LastActivity) oldest = connection;
+        }
+        oldest?.Abort();
+    }
+
+    public void Dispose()
+    {
+        _stopping.Cancel();
+        _socket.Dispose();
+        foreach (var connection in _connections.Keys) connection.Abort();
+        _stopping.Dispose();
+    }
+
+    private sealed class TcpConnection(TcpListener owner, Socket socket) : IDnsResponseWriter
+    {
+        private readonly Lock _sendGate = new();
+        public long LastActivity = Environment.TickCount64;
+
+        public void Abort()
+        {
+            try { socket.Shutdown(SocketShutdown.Both); } catch (Exception) { }
+            socket.Dispose();
+        }
+
+        public async Task RunAsync(CancellationToken stopping)
+        {
+            var lengthPrefix = new byte[2];
+            var localPort = owner.LocalEndPoint.Port;
+            var remote = socket.RemoteEndPoint is { } endPoint ? endPoint.Serialize() : null;
+            try
+            {
+                while (!stopping.IsCancellationRequested)
+                {
+                    if (!await ReadExactlyAsync(lengthPrefix, stopping).ConfigureAwait(false)) return;
+                    var length = BinaryPrimitives.ReadUInt16BigEndian(lengthPrefix);
+                    if (length == 0) return; // nothing a client can mean by it: close
+                    var request = new DnsRequestContext();
+                    try
+                    {
+                        if (!await ReadExactlyAsync(request.QueryBuffer.AsMemory(0, length), stopping).ConfigureAwait(false)) return;
+                        request.Reset(length, DnsTransport.Tcp, remote, localPort, stopping);
+                        await owner._processor.ProcessAsync(request, owner._router(), this).ConfigureAwait(false);
+                        if (!request.ResponseWritten && length < 12) return; // not even a header: drop the connection
+                    }
+                    finally
+                    {
+                        request.Dispose();
+                    }
+                }
+            }
+            catch (Exception exception) when (exception is SocketException or ObjectDisposedException or OperationCanceledException or IOException)
+            {
+            }
+            catch (Exception exception)
+            {
+                LogConnectionFailed(owner._logger, exception);
+            }
+            finally
+            {
+                owner._connections.TryRemove(this, out _);
+                Abort();
+            }
+        }
+
+        /// <summary>Reads exactly the buffer's length, or returns false at end of stream or after the idle timeout.</summary>
+        private async ValueTask<bool> ReadExactlyAsync(Memory<byte> buffer, CancellationToken stopping)
+        {
+            using var idle = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+            idle.CancelAfter(owner._options.IdleTimeout);
+            var read = 0;
+            while (read < buffer.Length)
+            {
+                int count;
+                try
+                {
+                    count = await socket.ReceiveAsync(buffer[read..], SocketFlags.None, idle.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return false;
+                }
+                if (count == 0) return false;
+                read += count;
+                LastActivity = Environment.TickCount64;
+            }
+            return true;
+        }
+
+        public void Write(DnsRequestContext request, ReadOnlySpan<byte> response)
+        {
+            var frame = ArrayPool<byte>.Shared.Rent(response.Length + 2 + 64);
+            try
+            {
+                response.CopyTo(frame.AsSpan(2));
+                var length = ResponseFinalizer.Finish(request, frame.AsSpan(2), response.Length, DnsRequestContext.MaxMessageSize, owner._random);
+                BinaryPrimitives.WriteUInt16BigEndian(frame, (ushort)length);
+                lock (_sendGate)
+                {
+                    socket.Send(frame.AsSpan(0, length + 2), SocketFlags.None);
+                }
+                request.RecordResponse(frame[5] & 0xF, length);
+            }
+            catch (Exception exception) when (exception is SocketException or ObjectDisposedException)
+            {
+                request.RecordResponse(DnsRcode(response), response.Length);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(frame);
+            }
+            LastActivity = Environment.TickCount64;
+        }
+
+        private static int DnsRcode(ReadOnlySpan<byte> response) => response.Length > 3 ? response[3] & 0xF : 0;
+    }
+
+    [LoggerMessage(EventId = 210, Level = LogLevel.Warning, Message = "TCP connection failed")]
+    private static partial void LogConnectionFailed(ILogger logger, Exception exception);
+}
+
+public sealed record TcpListenerOptions
+{
+    /// <summary>How long a connection may sit without completing a frame.</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>Connections kept open at once; beyond it the longest-idle one is closed to admit the new one.</summary>
+    public int MaxConnections { get; init; } = 1000;
+}

@@ -1,0 +1,54 @@
+using ClusterDns.Server.Corefile;
+using ClusterDns.Server.Hosting;
+
+namespace ClusterDns.Server.Pipeline;
+
+/// <summary>
+/// What a plugin's setup sees of its server block: the zones, the block options it may change, the process-wide
+/// services, and hooks to run when the new configuration starts and when it is retired.
+/// </summary>
+public sealed class PluginSetupContext
+{
+    private readonly List<Func<CancellationToken, Task>> _startup;
+    private readonly List<Func<Task>> _shutdown;
+    private readonly List<DnsPlugin> _plugins;
+
+    internal PluginSetupContext(ServerBlock block, IReadOnlyList<string> zones, IReadOnlyList<string> servers, ServerBlockOptions options,
+        ServerServices services, List<Func<CancellationToken, Task>> startup, List<Func<Task>> shutdown, List<DnsPlugin> plugins)
+    {
+        Block = block;
+        Zones = zones;
+        Servers = servers;
+        Options = options;
+        Services = services;
+        _startup = startup;
+        _shutdown = shutdown;
+        _plugins = plugins;
+    }
+
+    public ServerBlock Block { get; }
+    /// <summary>The block's zones, lower-case with a trailing dot (<c>cluster.local.</c>).</summary>
+    public IReadOnlyList<string> Zones { get; }
+    /// <summary>The block's server labels as CoreDNS writes them in metrics (<c>dns://:53</c>).</summary>
+    public IReadOnlyList<string> Servers { get; }
+    public ServerBlockOptions Options { get; }
+    public ServerServices Services { get; }
+
+    /// <summary>Runs when the configuration goes live (initial start or reload); a throw fails the reload.</summary>
+    public void OnStartup(Func<CancellationToken, Task> action) => _startup.Add(action);
+
+    /// <summary>Runs when the configuration is retired (reload replaced it, or the server stops).</summary>
+    public void OnShutdown(Func<Task> action) => _shutdown.Add(action);
+
+    /// <summary>The block's plugins built so far; complete once every setup ran (use it from startup hooks).</summary>
+    public IReadOnlyList<DnsPlugin> Plugins => _plugins;
+
+    public T? FindPlugin<T>() where T : DnsPlugin
+    {
+        foreach (var plugin in _plugins)
+        {
+            if (plugin is T match) return match;
+        }
+        return null;
+    }
+}

@@ -1,0 +1,11 @@
+using ClusterDns.Server.Pipeline;
+using ClusterDns.Server.Plugins.Whoami;
+
+namespace ClusterDns.Server.Plugins;
+
+/// <summary>The plugins of the engine assembly; the executable adds the kubernetes plugin to these.</summary>
+public static class BuiltInPlugins
+{
+    public static PluginCatalog CreateCatalog() => new PluginCatalog()
+        .Add(WhoamiPlugin.Definition);
+}

@@ -1,0 +1,76 @@
+using System.Net;
+using ClusterDns.Server.Corefile;
+using ClusterDns.Server.Hosting;
+using ClusterDns.Server.Pipeline;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace ClusterDns.Tests.Infrastructure;
+
+/// <summary>
+/// The real server, in process, serving a Corefile on 127.0.0.1 with a free port (keys without a port get it), so a
+/// test queries it over real UDP and TCP sockets.
+/// </summary>
+public sealed class TestDnsServer : IAsyncDisposable
+{
+    private TestDnsServer(DnsServerHost host, string directory)
+    {
+        Host = host;
+        Directory = directory;
+    }
+
+    public DnsServerHost Host { get; }
+    public ServerServices Services => Host.Services;
+    /// <summary>A temporary folder holding the Corefile; removed on dispose.</summary>
+    public string Directory { get; }
+    public string CorefilePath => Path.Combine(Directory, "Corefile");
+    public IPEndPoint EndPoint => new(IPAddress.Loopback, Host.UdpEndPoints[0].Port);
+    public int Port => Host.UdpEndPoints[0].Port;
+
+    public static async Task<TestDnsServer> StartAsync(string corefile, PluginCatalog? catalog = null, Action<ServerServices>? configure = null,
+        ILoggerFactory? loggerFactory = null, DnsServerHostOptions? options = null)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "clusterdns-test-" + Guid.NewGuid().ToString("N"));
+        System.IO.Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, "Corefile");
+        await File.WriteAllTextAsync(path, corefile);
+        var services = new ServerServices(loggerFactory ?? NullLoggerFactory.Instance, random: new Random(1234));
+        configure?.Invoke(services);
+        var host = new DnsServerHost(catalog ?? ClusterDns.PluginRegistration.CreateCatalog(), services,
+            options ?? new DnsServerHostOptions { DefaultPort = 0, UdpSocketsPerAddress = 1 });
+        try
+        {
+            await host.StartFromFileAsync(path);
+        }
+        catch
+        {
+            await host.DisposeAsync();
+            System.IO.Directory.Delete(directory, recursive: true);
+            throw;
+        }
+        return new TestDnsServer(host, directory);
+    }
+
+    /// <summary>Parses Corefile text the way the server would, for tests that expect a setup error.</summary>
+    public static async Task<CorefileException> StartExpectingErrorAsync(string corefile, PluginCatalog? catalog = null)
+    {
+        try
+        {
+            await using var server = await StartAsync(corefile, catalog);
+        }
+        catch (CorefileException exception)
+        {
+            return exception;
+        }
+        throw new Xunit.Sdk.XunitException("the Corefile was accepted");
+    }
+
+    public Task<Makaretu.Dns.Message> QueryAsync(string name, Makaretu.Dns.DnsType type = Makaretu.Dns.DnsType.A, bool tcp = false, ushort? udpSize = null) =>
+        DnsTestClient.QueryAsync(EndPoint, name, type, tcp, udpSize);
+
+    public async ValueTask DisposeAsync()
+    {
+        await Host.DisposeAsync();
+        try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { }
+    }
+}
