@@ -279,7 +279,9 @@ public static class CorefileParser
                     }
                     if (!_files.Contains(file))
                         _files.Add(file);
-                    imported.AddRange(CorefileLexer.Lex(text, file, origin));
+                    List<Lexeme> tokens = CorefileLexer.Lex(text, file, origin);
+                    CheckBalanced(tokens);
+                    imported.AddRange(tokens);
                 }
             }
 
@@ -324,6 +326,24 @@ public static class CorefileParser
             if (matches.Count == 0)
                 _warnings.Add($"{import.File}:{import.Line} - no files match import pattern {pattern}");
             return matches;
+        }
+
+        /// <summary>
+        /// CoreDNS would let an imported file open a brace that the importing file closes; that is never meant, and
+        /// the error it leads to points at the wrong file. Here every imported file must close what it opens.
+        /// </summary>
+        private static void CheckBalanced(List<Lexeme> tokens)
+        {
+            var open = new Stack<Lexeme>();
+            foreach (Lexeme token in tokens)
+            {
+                if (token.Is("{"))
+                    open.Push(token);
+                else if (token.Is("}") && !open.TryPop(out _))
+                    throw Error(token, "unexpected '}': there is no '{' open for it to close in this imported file");
+            }
+            if (open.TryPeek(out Lexeme? unclosed))
+                throw Error(unclosed, "this '{' is never closed: add the matching '}' (an imported file must close the blocks it opens)");
         }
 
         private static void CheckCycle(Lexeme import, ImportFrame origin)
