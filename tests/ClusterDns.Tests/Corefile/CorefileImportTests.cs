@@ -65,6 +65,17 @@ public sealed class CorefileImportTests : IDisposable
     }
 
     [Fact]
+    public void An_import_path_may_come_from_the_environment()
+    {
+        Write("site/extra.conf", "ready\n");
+        string corefile = Write("Corefile", ". {\n  import {$SITE}/extra.conf\n}\n");
+
+        var document = CorefileParser.ParseFile(corefile, name => name == "SITE" ? "site" : null);
+
+        Assert.Equal("ready", Assert.Single(document.ServerBlocks[0].Directives).Name);
+    }
+
+    [Fact]
     public void A_glob_that_matches_nothing_is_a_warning_not_an_error()
     {
         string corefile = Write("Corefile", ".:53 {\n  import custom/*.override\n  whoami\n}\n");

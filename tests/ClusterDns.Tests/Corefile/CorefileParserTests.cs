@@ -150,6 +150,7 @@ public sealed class CorefileParserTests
                     answer "{{ .Name }} 60 IN A 127.0.0.1"
                 }
                 rewrite name regex "(.*)\.example\.org" "say \"hi\"" "{"
+                path "c:\\dir\\" "" x"y"z
                 hosts "a
             b" after
                 next
@@ -160,9 +161,10 @@ public sealed class CorefileParserTests
               template IN A example.org @2
                 answer "{{ .Name }} 60 IN A 127.0.0.1" @3
               rewrite name regex "(.*)\.example\.org" "say "hi"" "{" @5
+              path "c:\\dir\\" "" x"y"z @6
               hosts "a
-            b" after @6
-              next @8
+            b" after @7
+              next @9
 
             """
         },
