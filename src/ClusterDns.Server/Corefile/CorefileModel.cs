@@ -10,7 +10,11 @@ public sealed record CorefileToken(string Text, string File, int Line, bool Quot
 /// The parsed Corefile: server blocks in file order. <see cref="Files"/> lists every file read
 /// (the Corefile and everything it imported) so reload can watch them all.
 /// </summary>
-public sealed record CorefileDocument(IReadOnlyList<ServerBlock> ServerBlocks, IReadOnlyList<string> Files, string Text);
+public sealed record CorefileDocument(IReadOnlyList<ServerBlock> ServerBlocks, IReadOnlyList<string> Files, string Text)
+{
+    /// <summary>What CoreDNS would log as a warning while parsing (an import glob that matches no file), as "file:line - text".</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+}
 
 /// <summary>A server block: its keys (<c>.:53</c>, <c>cluster.local in-addr.arpa</c>) and directives in Corefile order.</summary>
 public sealed record ServerBlock(IReadOnlyList<ServerKey> Keys, IReadOnlyList<Directive> Directives, string File, int Line);
