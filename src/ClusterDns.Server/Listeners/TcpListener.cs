@@ -103,7 +103,7 @@ public sealed partial class TcpListener : IDisposable
     private sealed class TcpConnection(TcpListener owner, Socket socket) : IDnsResponseWriter
     {
         private readonly Lock _sendGate = new();
-        public long LastActivity = Environment.TickCount64;
+        public long LastActivity = System.Diagnostics.Stopwatch.GetTimestamp();
 
         public void Abort()
         {
@@ -170,7 +170,7 @@ public sealed partial class TcpListener : IDisposable
                 }
                 if (count == 0) return false;
                 read += count;
-                LastActivity = Environment.TickCount64;
+                LastActivity = System.Diagnostics.Stopwatch.GetTimestamp();
             }
             return true;
         }
@@ -197,7 +197,7 @@ public sealed partial class TcpListener : IDisposable
             {
                 ArrayPool<byte>.Shared.Return(frame);
             }
-            LastActivity = Environment.TickCount64;
+            LastActivity = System.Diagnostics.Stopwatch.GetTimestamp();
         }
 
         private static int DnsRcode(ReadOnlySpan<byte> response) => response.Length > 3 ? response[3] & 0xF : 0;
