@@ -94,7 +94,11 @@ internal static class Patcher
                     if (text is "true" or "True" or "TRUE") return JsonValue.Create(true);
                     if (text is "false" or "False" or "FALSE") return JsonValue.Create(false);
                     if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l)) return JsonValue.Create(l);
-                    if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var d)) return JsonValue.Create(d);
+                    if (text.All(c => char.IsAsciiDigit(c) || c is '.' or 'e' or 'E' or '-' or '+')
+                        && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d))
+                    {
+                        return JsonValue.Create(d);
+                    }
                 }
                 return JsonValue.Create(text);
             default:
