@@ -49,7 +49,7 @@ internal sealed class ApiHandler(ClusterStore store, KubeEmulatorOptions options
     private static Task WriteJsonAsync(HttpContext ctx, JsonNode node)
     {
         ctx.Response.ContentType = "application/json";
-        return ctx.Response.Body.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(node)).AsTask();
+        return ctx.Response.Body.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(node, ClusterStore.Compact)).AsTask();
     }
 
     private static async Task WriteBytesAsync(HttpContext ctx, byte[] json, int status = 200)
@@ -492,7 +492,7 @@ internal sealed class ApiHandler(ClusterStore store, KubeEmulatorOptions options
         catch (KubeApiException e) when (e.Code == 410)
         {
             // kube-apiserver accepts the watch, then sends a single ERROR event and ends the stream.
-            WriteEvent(output, "ERROR", JsonSerializer.SerializeToUtf8Bytes(e.ToStatus()));
+            WriteEvent(output, "ERROR", JsonSerializer.SerializeToUtf8Bytes(e.ToStatus(), ClusterStore.Compact));
             await output.FlushAsync(ctx.RequestAborted).ConfigureAwait(false);
             return;
         }

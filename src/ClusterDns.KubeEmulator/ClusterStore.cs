@@ -15,7 +15,7 @@ namespace ClusterDns.KubeEmulator;
 /// </summary>
 public sealed class ClusterStore
 {
-    private static readonly JsonSerializerOptions Compact = new() { WriteIndented = false };
+    internal static readonly JsonSerializerOptions Compact = new() { WriteIndented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private readonly object _gate = new();
     private readonly Dictionary<ResourceType, Table> _tables = [];
