@@ -56,6 +56,7 @@ public sealed partial class DnsServerHost : IAsyncDisposable
 
     public async Task StartAsync(CorefileDocument document, CancellationToken cancellationToken = default)
     {
+        LogWarnings(document);
         var configuration = ServerConfiguration.Build(document, _catalog, Services, _options.DefaultPort);
         await ActivateAsync(configuration, cancellationToken).ConfigureAwait(false);
     }
@@ -75,7 +76,9 @@ public sealed partial class DnsServerHost : IAsyncDisposable
             ServerConfiguration next;
             try
             {
-                next = ServerConfiguration.Build(load(), _catalog, Services, _options.DefaultPort);
+                var document = load();
+                LogWarnings(document);
+                next = ServerConfiguration.Build(document, _catalog, Services, _options.DefaultPort);
             }
             catch (Exception exception) when (exception is CorefileException or IOException or UnauthorizedAccessException)
             {
@@ -216,6 +219,14 @@ public sealed partial class DnsServerHost : IAsyncDisposable
             Tcp.Dispose();
         }
     }
+
+    private void LogWarnings(CorefileDocument document)
+    {
+        foreach (var warning in document.Warnings) LogCorefileWarning(_logger, warning);
+    }
+
+    [LoggerMessage(EventId = 303, Level = LogLevel.Warning, Message = "{Warning}")]
+    private static partial void LogCorefileWarning(ILogger logger, string warning);
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Error, Message = "Reload failed, keeping the running configuration: {Reason}")]
     private static partial void LogReloadFailed(ILogger logger, string reason);
