@@ -1,0 +1,113 @@
+using System.Net;
+using System.Net.Sockets;
+using ClusterDns.Server.Pipeline;
+using ClusterDns.Tests.Infrastructure;
+
+namespace ClusterDns.EndToEnd.Tests.Executable;
+
+/// <summary>The built ClusterDns.dll as an operator runs it, with CoreDNS's flags.</summary>
+public sealed class CommandLineTests
+{
+    private static readonly string Executable = Path.Combine(AppContext.BaseDirectory, "ClusterDns.dll");
+
+    private static Task<ProcessRunner.Result> RunAsync(params string[] arguments) =>
+        ProcessRunner.RunAsync("dotnet", [Executable, .. arguments], TimeSpan.FromSeconds(30));
+
+    [Fact]
+    public async Task Plugins_flag_lists_the_plugins_in_execution_order()
+    {
+        var result = await RunAsync("-plugins");
+
+        Assert.Equal(0, result.ExitCode);
+        var listed = result.Output.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("dns.")).Select(l => l[4..]).ToList();
+        Assert.Contains("whoami", listed);
+        var expected = PluginCatalog.Order.Where(listed.Contains).ToList();
+        Assert.Equal(expected, listed);
+    }
+
+    [Fact]
+    public async Task Version_flag_prints_the_version()
+    {
+        var result = await RunAsync("-version");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.StartsWith("ClusterDns-", result.Output);
+    }
+
+    [Fact]
+    public async Task Unknown_flag_fails_like_go_flag_parsing()
+    {
+        var result = await RunAsync("-nosuchflag");
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("flag provided but not defined", result.Error);
+    }
+
+    [Fact]
+    public async Task Corefile_mistake_exits_non_zero_with_file_line_and_directive_before_binding_a_port()
+    {
+        var port = FreeUdpPort();
+        var directory = Directory.CreateTempSubdirectory("clusterdns-cli-");
+        try
+        {
+            var corefile = Path.Combine(directory.FullName, "Corefile");
+            await File.WriteAllTextAsync(corefile, $".:{port} {{\n    whoami\n    bogus 1\n}}\n");
+
+            var result = await RunAsync("-conf", corefile);
+
+            Assert.Equal(1, result.ExitCode);
+            Assert.Contains($"{corefile}:3", result.Error);
+            Assert.Contains("bogus", result.Error);
+            using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            probe.Bind(new IPEndPoint(IPAddress.Any, port)); // the port was never taken
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Conf_and_dns_port_flags_serve_the_corefile_on_the_given_port()
+    {
+        var port = FreeUdpPort();
+        var directory = Directory.CreateTempSubdirectory("clusterdns-cli-");
+        var corefile = Path.Combine(directory.FullName, "Corefile");
+        await File.WriteAllTextAsync(corefile, ". {\n    whoami\n}\n");
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("dotnet", [Executable, "-conf", corefile, "-dns.port", port.ToString(), "-quiet"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        try
+        {
+            Makaretu.Dns.Message? response = null;
+            for (var attempt = 0; attempt < 50 && response is null; attempt++)
+            {
+                try
+                {
+                    response = await DnsTestClient.QueryAsync(new IPEndPoint(IPAddress.Loopback, port), "cli.example.");
+                }
+                catch (Exception exception) when (exception is TimeoutException or SocketException)
+                {
+                    await Task.Delay(200);
+                }
+            }
+            Assert.NotNull(response);
+            Assert.Equal(Makaretu.Dns.MessageStatus.NoError, response.Status);
+        }
+        finally
+        {
+            process.Kill();
+            await process.WaitForExitAsync();
+            directory.Delete(recursive: true);
+        }
+    }
+
+    private static int FreeUdpPort()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+}
