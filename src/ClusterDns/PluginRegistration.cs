@@ -6,5 +6,5 @@ namespace ClusterDns;
 /// <summary>Every plugin this executable ships: the engine's built-ins and the kubernetes plugin.</summary>
 public static class PluginRegistration
 {
-    public static PluginCatalog CreateCatalog() => BuiltInPlugins.CreateCatalog();
+    public static PluginCatalog CreateCatalog() => BuiltInPlugins.CreateCatalog().Add(ClusterDns.Kubernetes.KubernetesPlugin.Definition);
 }

@@ -1,0 +1,228 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+
+namespace ClusterDns.Kubernetes.Records;
+
+/// <summary>Compares lower-case wire names as byte arrays, and looks them up by span so a query allocates nothing.</summary>
+public sealed class WireNameComparer : IEqualityComparer<byte[]>, IAlternateEqualityComparer<ReadOnlySpan<byte>, byte[]>
+{
+    public static readonly WireNameComparer Instance = new();
+
+    public bool Equals(byte[]? x, byte[]? y) => ReferenceEquals(x, y) || (x is not null && y is not null && x.AsSpan().SequenceEqual(y));
+    public int GetHashCode(byte[] obj) => GetHashCode((ReadOnlySpan<byte>)obj);
+    public bool Equals(ReadOnlySpan<byte> alternate, byte[] other) => alternate.SequenceEqual(other);
+    public int GetHashCode(ReadOnlySpan<byte> alternate)
+    {
+        var hash = new HashCode();
+        hash.AddBytes(alternate);
+        return hash.ToHashCode();
+    }
+    public byte[] Create(ReadOnlySpan<byte> alternate) => alternate.ToArray();
+}
+
+/// <summary>The records of one type at one name, ready to copy into a response (owners point at the question).</summary>
+public sealed class RecordSet(ushort type, byte[] answer, int count, byte[] additional, int additionalCount)
+{
+    public ushort Type { get; } = type;
+    public byte[] Answer { get; } = answer;
+    public int Count { get; } = count;
+    public byte[] Additional { get; } = additional;
+    public int AdditionalCount { get; } = additionalCount;
+}
+
+/// <summary>Everything a name answers, immutable once published; an entry with no sets is a name that exists without data.</summary>
+public sealed class NameEntry(RecordSet[] sets)
+{
+    public static readonly NameEntry Empty = new([]);
+
+    public RecordSet[] Sets { get; } = sets;
+
+    public RecordSet? Find(ushort type)
+    {
+        foreach (var set in Sets)
+        {
+            if (set.Type == type) return set;
+        }
+        return null;
+    }
+}
+
+/// <summary>
+/// The published answers: lower-case wire name to an immutable <see cref="NameEntry"/>. Readers look up by span with no
+/// lock (ConcurrentDictionary reads are lock-free); the single writer replaces one name's entry at a time, so a change
+/// touches only the names it affects and a name goes from its old answer straight to its new one.
+/// </summary>
+public sealed class NameIndex
+{
+    private readonly ConcurrentDictionary<byte[], NameEntry> _entries = new(WireNameComparer.Instance);
+    private readonly ConcurrentDictionary<byte[], NameEntry>.AlternateLookup<ReadOnlySpan<byte>> _lookup;
+
+    public NameIndex() => _lookup = _entries.GetAlternateLookup<ReadOnlySpan<byte>>();
+
+    public int Count => _entries.Count;
+
+    public bool TryGet(ReadOnlySpan<byte> name, out NameEntry entry) => _lookup.TryGetValue(name, out entry!);
+
+    internal void Set(byte[] name, NameEntry entry) => _entries[name] = entry;
+
+    internal void Remove(byte[] name) => _entries.TryRemove(name, out _);
+}
+
+/// <summary>One owner's share of a name: a record (type 0: only that the name exists) and what goes with it in additional.</summary>
+public sealed record RecordPart(object Owner, ushort Type, byte[] Record, byte[]? Additional = null, int AdditionalCount = 0);
+
+/// <summary>
+/// The writer's side of the index: which owner (Service, Pod, the zone itself) contributes what to which name, and how
+/// many contributed names lie below each name (empty non-terminals answer NODATA, not NXDOMAIN). Single-threaded.
+/// </summary>
+public sealed class NameIndexWriter
+{
+    private sealed class Node
+    {
+        public List<RecordPart>? Parts;
+        public int Below;
+    }
+
+    private readonly NameIndex _index;
+    private readonly byte[][] _zones;
+    private readonly Dictionary<byte[], Node> _nodes = new(WireNameComparer.Instance);
+    private readonly Dictionary<byte[], Node>.AlternateLookup<ReadOnlySpan<byte>> _nodeLookup;
+    private readonly Dictionary<object, List<byte[]>> _owned = new(ReferenceEqualityComparer.Instance);
+    private readonly HashSet<byte[]> _touched = new(WireNameComparer.Instance);
+
+    public NameIndexWriter(NameIndex index, IReadOnlyList<byte[]> zones)
+    {
+        _index = index;
+        _zones = [.. zones];
+        _nodeLookup = _nodes.GetAlternateLookup<ReadOnlySpan<byte>>();
+    }
+
+    public int NameCount => _nodes.Count;
+
+    /// <summary>Replaces everything <paramref name="owner"/> contributes with <paramref name="parts"/> (empty: remove the owner).</summary>
+    public void SetOwner(object owner, List<(byte[] Name, RecordPart Part)> parts)
+    {
+        if (_owned.Remove(owner, out var oldNames))
+        {
+            foreach (var name in oldNames)
+            {
+                if (!_nodes.TryGetValue(name, out var node) || node.Parts is null) continue;
+                var before = node.Parts.Count;
+                node.Parts.RemoveAll(part => ReferenceEquals(part.Owner, owner));
+                if (node.Parts.Count == before) continue;
+                _touched.Add(name);
+                if (node.Parts.Count == 0)
+                {
+                    node.Parts = null;
+                    AdjustAncestors(name, -1);
+                }
+            }
+        }
+        if (parts.Count == 0) return;
+        var names = new List<byte[]>(parts.Count);
+        foreach (var (name, part) in parts)
+        {
+            var key = GetOrAddNode(name, out var node);
+            if (node.Parts is null)
+            {
+                node.Parts = [];
+                AdjustAncestors(key, +1);
+            }
+            node.Parts.Add(part);
+            _touched.Add(key);
+            if (names.Count == 0 || !ReferenceEquals(names[^1], key)) names.Add(key);
+        }
+        _owned[owner] = names;
+    }
+
+    /// <summary>Publishes every name changed since the last call; returns how many.</summary>
+    public int Publish()
+    {
+        var count = _touched.Count;
+        foreach (var name in _touched)
+        {
+            if (!_nodes.TryGetValue(name, out var node)) continue;
+            if (node.Parts is { Count: > 0 } parts) _index.Set(name, BuildEntry(parts));
+            else if (node.Below > 0) _index.Set(name, NameEntry.Empty);
+            else
+            {
+                _index.Remove(name);
+                _nodes.Remove(name);
+            }
+        }
+        _touched.Clear();
+        return count;
+    }
+
+    private byte[] GetOrAddNode(byte[] name, out Node node)
+    {
+        if (_nodeLookup.TryGetValue(name, out var key, out node!)) return key;
+        node = new Node();
+        _nodes.Add(name, node);
+        return name;
+    }
+
+    /// <summary>Counts a name in or out of every ancestor below its zone (the apex is answered by the zone itself).</summary>
+    private void AdjustAncestors(byte[] name, int delta)
+    {
+        var zone = ZoneOf(name);
+        if (zone < 0) return;
+        var position = 1 + name[0];
+        while (name.Length - position > zone)
+        {
+            var suffix = name.AsSpan(position);
+            if (!_nodeLookup.TryGetValue(suffix, out var key, out var node))
+            {
+                key = suffix.ToArray();
+                node = new Node();
+                _nodes.Add(key, node);
+            }
+            var wasEmpty = node.Below == 0;
+            node.Below += delta;
+            if (node.Parts is null && (wasEmpty || node.Below == 0)) _touched.Add(key);
+            position += 1 + name[position];
+        }
+    }
+
+    private int ZoneOf(byte[] name)
+    {
+        var best = -1;
+        foreach (var zone in _zones)
+        {
+            if (zone.Length > best && Server.Wire.DnsName.IsSubdomain(name, zone)) best = zone.Length;
+        }
+        return best;
+    }
+
+    private static NameEntry BuildEntry(List<RecordPart> parts)
+    {
+        var types = new List<ushort>(2);
+        foreach (var part in parts)
+        {
+            if (part.Type != 0 && !types.Contains(part.Type)) types.Add(part.Type);
+        }
+        if (types.Count == 0) return NameEntry.Empty;
+        var sets = new RecordSet[types.Count];
+        for (var t = 0; t < types.Count; t++)
+        {
+            var seen = new HashSet<byte[]>(WireNameComparer.Instance);
+            var seenAdditional = new HashSet<byte[]>(WireNameComparer.Instance);
+            using var answer = new MemoryStream();
+            using var additional = new MemoryStream();
+            int count = 0, additionalCount = 0;
+            foreach (var part in parts)
+            {
+                if (part.Type != types[t] || !seen.Add(part.Record)) continue;
+                answer.Write(part.Record);
+                count++;
+                if (part.Additional is { } extra && seenAdditional.Add(extra))
+                {
+                    additional.Write(extra);
+                    additionalCount += part.AdditionalCount;
+                }
+            }
+            sets[t] = new RecordSet(types[t], answer.ToArray(), count, additional.ToArray(), additionalCount);
+        }
+        return new NameEntry(sets);
+    }
+}
