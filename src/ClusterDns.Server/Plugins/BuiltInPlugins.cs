@@ -1,4 +1,6 @@
 using ClusterDns.Server.Pipeline;
+using ClusterDns.Server.Plugins.Cache;
+using ClusterDns.Server.Plugins.Forward;
 using ClusterDns.Server.Plugins.Whoami;
 
 namespace ClusterDns.Server.Plugins;
@@ -7,5 +9,7 @@ namespace ClusterDns.Server.Plugins;
 public static class BuiltInPlugins
 {
     public static PluginCatalog CreateCatalog() => new PluginCatalog()
-        .Add(WhoamiPlugin.Definition);
+        .Add(WhoamiPlugin.Definition)
+        .Add(CachePlugin.Definition)
+        .Add(ForwardPlugin.Definition);
 }
