@@ -1,0 +1,81 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using ClusterDns.Server.Plugins.Loop;
+using ClusterDns.Tests.Infrastructure;
+using Microsoft.Extensions.Logging;
+
+namespace ClusterDns.Tests.Plugins.Loop;
+
+public sealed class LoopPluginTests
+{
+    private static int FreePort()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+
+    [Fact]
+    public async Task A_corefile_that_forwards_to_itself_stops_with_the_loop_message()
+    {
+        var port = FreePort();
+        var exit = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var logs = new CapturingLoggerProvider();
+        using var factory = LoggerFactory.Create(builder => builder.AddProvider(logs));
+        await using var server = await TestDnsServer.StartAsync($".:{port} {{\n    loop\n    forward . 127.0.0.1:{port}\n}}\n",
+            configure: services => services.SetExtension(new LoopExit(code => exit.TrySetResult(code))), loggerFactory: factory);
+        var loop = server.Host.Current!.Plugins.OfType<LoopPlugin>().Single();
+
+        var code = await exit.Task.WaitAsync(TimeSpan.FromSeconds(15));
+
+        Assert.Equal(1, code);
+        Assert.True(loop.Detected);
+        var message = Assert.Single(logs.Messages, m => m.Contains("detected for zone", StringComparison.Ordinal));
+        Assert.Contains($"-> :{port}) detected for zone \".\"", message);
+        Assert.Contains("https://coredns.io/plugins/loop#troubleshooting", message);
+        Assert.Contains($"Query: \"HINFO {loop.ProbeName}\"", message);
+    }
+
+    [Fact]
+    public async Task Without_a_loop_the_probe_is_answered_and_loop_steps_aside()
+    {
+        var port = FreePort();
+        var exited = false;
+        await using var server = await TestDnsServer.StartAsync($"example.org:{port} {{\n    loop\n    whoami\n}}\n",
+            configure: services => services.SetExtension(new LoopExit(_ => exited = true)));
+        var loop = server.Host.Current!.Plugins.OfType<LoopPlugin>().Single();
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (loop.IsActive && DateTime.UtcNow < deadline) await Task.Delay(50);
+
+        Assert.False(loop.IsActive);
+        Assert.False(exited);
+        Assert.Equal(1, loop.Seen);
+        Assert.EndsWith(".example.org.", loop.ProbeName);
+    }
+
+    [Fact]
+    public async Task Loop_takes_no_arguments()
+    {
+        var error = await TestDnsServer.StartExpectingErrorAsync(". {\n    loop now\n}\n");
+
+        Assert.Equal(2, error.Line);
+        Assert.Contains("now", error.Message);
+    }
+
+    private sealed class CapturingLoggerProvider : ILoggerProvider
+    {
+        public ConcurrentQueue<string> Messages { get; } = new();
+        public ILogger CreateLogger(string categoryName) => new Logger(Messages);
+        public void Dispose() { }
+
+        private sealed class Logger(ConcurrentQueue<string> messages) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+            public bool IsEnabled(LogLevel logLevel) => true;
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+                messages.Enqueue(formatter(state, exception));
+        }
+    }
+}
