@@ -1,4 +1,9 @@
 using ClusterDns.Server.Pipeline;
+using ClusterDns.Server.Plugins.Errors;
+using ClusterDns.Server.Plugins.Health;
+using ClusterDns.Server.Plugins.Log;
+using ClusterDns.Server.Plugins.Prometheus;
+using ClusterDns.Server.Plugins.Ready;
 using ClusterDns.Server.Plugins.Whoami;
 
 namespace ClusterDns.Server.Plugins;
@@ -7,5 +12,10 @@ namespace ClusterDns.Server.Plugins;
 public static class BuiltInPlugins
 {
     public static PluginCatalog CreateCatalog() => new PluginCatalog()
+        .Add(HealthPlugin.Definition)
+        .Add(ReadyPlugin.Definition)
+        .Add(PrometheusPlugin.Definition)
+        .Add(ErrorsPlugin.Definition)
+        .Add(LogPlugin.Definition)
         .Add(WhoamiPlugin.Definition);
 }
