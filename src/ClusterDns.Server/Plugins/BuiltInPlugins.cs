@@ -4,6 +4,7 @@ using ClusterDns.Server.Plugins.Health;
 using ClusterDns.Server.Plugins.Log;
 using ClusterDns.Server.Plugins.Prometheus;
 using ClusterDns.Server.Plugins.Ready;
+using ClusterDns.Server.Plugins.Reload;
 using ClusterDns.Server.Plugins.Whoami;
 
 namespace ClusterDns.Server.Plugins;
@@ -12,6 +13,7 @@ namespace ClusterDns.Server.Plugins;
 public static class BuiltInPlugins
 {
     public static PluginCatalog CreateCatalog() => new PluginCatalog()
+        .Add(ReloadPlugin.Definition)
         .Add(HealthPlugin.Definition)
         .Add(ReadyPlugin.Definition)
         .Add(PrometheusPlugin.Definition)
