@@ -1,4 +1,7 @@
 using ClusterDns.Server.Pipeline;
+using ClusterDns.Server.Plugins.Any;
+using ClusterDns.Server.Plugins.Bind;
+using ClusterDns.Server.Plugins.Bufsize;
 using ClusterDns.Server.Plugins.Errors;
 using ClusterDns.Server.Plugins.Health;
 using ClusterDns.Server.Plugins.Log;
@@ -14,10 +17,13 @@ public static class BuiltInPlugins
 {
     public static PluginCatalog CreateCatalog() => new PluginCatalog()
         .Add(ReloadPlugin.Definition)
+        .Add(BufsizePlugin.Definition)
+        .Add(BindPlugin.Definition)
         .Add(HealthPlugin.Definition)
         .Add(ReadyPlugin.Definition)
         .Add(PrometheusPlugin.Definition)
         .Add(ErrorsPlugin.Definition)
         .Add(LogPlugin.Definition)
+        .Add(AnyPlugin.Definition)
         .Add(WhoamiPlugin.Definition);
 }
