@@ -34,7 +34,8 @@ public sealed class ServerConfiguration
             foreach (var key in block.Keys)
             {
                 zones.Add(key.Zone);
-                servers.Add($"{key.Scheme}://{(key.Zone == "." ? "" : key.Zone)}:{key.Port ?? defaultPort}");
+                // CoreDNS's server label is the listen address (transport://[bind]:port), never the zone.
+                servers.Add($"{key.Scheme}://:{key.Port ?? defaultPort}");
             }
             var plugins = new List<DnsPlugin>();
             var context = new PluginSetupContext(block, zones, servers, options, services, configuration._startup, configuration._shutdown, plugins);
@@ -88,7 +89,8 @@ public sealed class ServerConfiguration
                             throw new CorefileException(block.File, block.Line, null, $"zone '{key.Zone}' is defined more than once on port {address.Port}");
                         }
                     }
-                    list.Add(new ServerZone(key.Zone, servers[k], head, options));
+                    var server = bind.Equals(IPAddress.IPv6Any) ? servers[k] : $"{key.Scheme}://{new IPEndPoint(bind, address.Port)}";
+                    list.Add(new ServerZone(key.Zone, server, head, options));
                 }
             }
         }

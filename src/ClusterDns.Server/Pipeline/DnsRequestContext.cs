@@ -82,7 +82,11 @@ public sealed class DnsRequestContext : IDisposable
 
     public IPEndPoint RemoteEndPoint => _remoteEndPoint ??= RemoteSocketAddress is null
         ? new IPEndPoint(IPAddress.Loopback, 0)
-        : Normalize((IPEndPoint)new IPEndPoint(IPAddress.IPv6Any, 0).Create(RemoteSocketAddress));
+        : Normalize((IPEndPoint)AnyEndPoint(RemoteSocketAddress.Family).Create(RemoteSocketAddress));
+
+    // A listener bound to an IPv4 address (bind plugin) gets IPv4 socket addresses, which an IPv6 template cannot read.
+    private static IPEndPoint AnyEndPoint(AddressFamily family) =>
+        family == AddressFamily.InterNetwork ? new IPEndPoint(IPAddress.Any, 0) : new IPEndPoint(IPAddress.IPv6Any, 0);
 
     private static IPEndPoint Normalize(IPEndPoint endPoint) =>
         endPoint.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(endPoint.Address.MapToIPv4(), endPoint.Port) : endPoint;
