@@ -30,6 +30,13 @@ public sealed class PluginCatalog
         return this;
     }
 
+    /// <summary>Adds the definition, or replaces the one of the same name (tests swap in stand-ins this way).</summary>
+    public PluginCatalog Set(PluginDefinition definition)
+    {
+        _definitions.Remove(definition.Name);
+        return Add(definition);
+    }
+
     public bool TryGet(string name, out PluginDefinition definition) => _definitions.TryGetValue(name, out definition!);
 
     /// <summary>The registered plugins in execution order (what <c>-plugins</c> prints).</summary>

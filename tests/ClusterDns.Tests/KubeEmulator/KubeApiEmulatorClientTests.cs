@@ -10,10 +10,10 @@ public sealed class KubeApiEmulatorClientTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
 
-    private static async Task<(KubeApiEmulator Emulator, Kubernetes Client)> StartAsync(KubeEmulatorOptions? options = null)
+    private static async Task<(KubeApiEmulator Emulator, k8s.Kubernetes Client)> StartAsync(KubeEmulatorOptions? options = null)
     {
         var emulator = await KubeApiEmulator.StartAsync(options ?? new KubeEmulatorOptions());
-        var client = new Kubernetes(new KubernetesClientConfiguration { Host = emulator.BaseAddress.ToString() });
+        var client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = emulator.BaseAddress.ToString() });
         return (emulator, client);
     }
 

@@ -26,7 +26,7 @@ public sealed class BufsizePluginTests
     }
 
     private static Task<TestDnsServer> StartAsync(string bufsize) =>
-        TestDnsServer.StartAsync($". {{\n    {bufsize}\n    hosts\n}}\n", BuiltInPlugins.CreateCatalog().Add(OperationsTestKit.Fixed("hosts", new LargeAnswerPlugin())));
+        TestDnsServer.StartAsync($". {{\n    {bufsize}\n    hosts\n}}\n", BuiltInPlugins.CreateCatalog().Set(OperationsTestKit.Fixed("hosts", new LargeAnswerPlugin())));
 
     [Fact]
     public async Task A_UDP_answer_larger_than_the_size_comes_truncated_with_TC()

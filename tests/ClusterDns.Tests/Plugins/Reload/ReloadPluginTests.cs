@@ -65,7 +65,7 @@ public sealed class ReloadPluginTests
         using var volume = new ConfigMapVolume(Corefile("whoami"));
         var services = new ServerServices(NullLoggerFactory.Instance, random: new Random(7));
         await using var host = new DnsServerHost(BuiltInPlugins.CreateCatalog()
-            .Add(OperationsTestKit.Fixed("hosts", new NxDomainPlugin("hosts"))), services,
+            .Set(OperationsTestKit.Fixed("hosts", new NxDomainPlugin("hosts"))), services,
             new DnsServerHostOptions { UdpSocketsPerAddress = 1 });
         await host.StartFromFileAsync(volume.CorefilePath);
         var endPoint = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, dnsPort);
