@@ -48,7 +48,7 @@ public static class ServerCommand
         var host = new DnsServerHost(catalog, services, new DnsServerHostOptions { DefaultPort = commandLine.DnsPort ?? 53 });
         try
         {
-            var path = commandLine.ConfigPath ?? (demo is not null ? DemoCluster.CorefilePath : "Corefile");
+            var path = commandLine.ConfigPath ?? (demo is not null ? DemoCluster.PrepareCorefile(commandLine.DnsPort) : "Corefile");
             if (File.Exists(path) || commandLine.ConfigPath is not null)
             {
                 await host.StartFromFileAsync(path).ConfigureAwait(false);

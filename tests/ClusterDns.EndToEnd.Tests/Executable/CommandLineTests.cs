@@ -104,6 +104,42 @@ public sealed class CommandLineTests
         }
     }
 
+    [Fact]
+    public async Task Demo_answers_the_sample_services_through_corefile_example()
+    {
+        var port = FreeUdpPort();
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("dotnet", [Executable, "-demo", "-dns.port", port.ToString()])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        try
+        {
+            var server = new IPEndPoint(IPAddress.Loopback, port);
+            Makaretu.Dns.Message? response = null;
+            for (var attempt = 0; attempt < 100 && response?.Answers.Count is null or 0; attempt++)
+            {
+                try
+                {
+                    response = await DnsTestClient.QueryAsync(server, "nginx-service.default.svc.cluster.local.");
+                }
+                catch (Exception exception) when (exception is TimeoutException or SocketException)
+                {
+                    await Task.Delay(200);
+                }
+            }
+            Assert.NotNull(response);
+            Assert.Equal("10.96.100.10", Assert.IsType<Makaretu.Dns.ARecord>(Assert.Single(response.Answers)).Address.ToString());
+            var headless = await DnsTestClient.QueryAsync(server, "web.default.svc.cluster.local.");
+            Assert.Equal(2, headless.Answers.Count);
+        }
+        finally
+        {
+            process.Kill();
+            await process.WaitForExitAsync();
+        }
+    }
+
     private static int FreeUdpPort()
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
