@@ -138,6 +138,9 @@ public sealed class DnsRequestContext : IDisposable
         if (Opcode != 0) return ParseResult.NotImplemented;
         if (questions != 1) return ParseResult.FormatError;
         if (!DnsName.TryRead(message, 12, _name, out var nameLength, out var next)) return ParseResult.FormatError;
+        // The question is the first name of a message: there is nothing before it worth pointing at (only the
+        // header, or the name itself), and answers copy it verbatim, so a compressed question is refused.
+        if (next - 12 != nameLength) return ParseResult.FormatError;
         if (next + 4 > message.Length) return ParseResult.FormatError;
         QNameLength = nameLength;
         QType = DnsName.ReadUInt16(message, next);

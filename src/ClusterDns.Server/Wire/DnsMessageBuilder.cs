@@ -19,6 +19,7 @@ public ref struct DnsMessageBuilder
     private int _position;
     private ushort _answers, _authorities, _additionals;
     private DnsSection _section;
+    private readonly bool _questionIsRoot;
 
     /// <summary>Starts a response to <paramref name="request"/> with the given rcode.</summary>
     public DnsMessageBuilder(Span<byte> buffer, DnsRequestContext request, int rcode, bool authoritative)
@@ -37,6 +38,7 @@ public ref struct DnsMessageBuilder
         question.CopyTo(buffer[12..]);
         _position = 12 + question.Length;
         _section = DnsSection.Answer;
+        _questionIsRoot = request.QNameLength == 1;
     }
 
     public readonly int Length => _position;
@@ -60,6 +62,8 @@ public ref struct DnsMessageBuilder
     /// <summary>Appends one record; <paramref name="owner"/> is a wire name or <see cref="QuestionNamePointer"/>.</summary>
     public void AppendRecord(scoped ReadOnlySpan<byte> owner, ushort type, uint ttl, scoped ReadOnlySpan<byte> rdata, ushort @class = DnsClass.IN)
     {
+        // A pointer to a bare root label is legal but longer than the root itself, and some parsers reject it.
+        if (_questionIsRoot && owner.SequenceEqual(QuestionNamePointer)) owner = DnsName.Root;
         _position += DnsRecordEncoder.Write(_buffer[_position..], owner, type, @class, ttl, rdata);
         Count(1);
     }

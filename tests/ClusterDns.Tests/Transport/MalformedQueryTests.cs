@@ -27,6 +27,8 @@ public sealed class MalformedQueryTests : IAsyncLifetime
     {
         { "compression pointer loop", [.. Header(1, 1), 0xC0, 0x0C, 0, 1, 0, 1] },
         { "pointer forward past itself", [.. Header(2, 1), 0xC0, 0x20, 0, 1, 0, 1] },
+        { "pointer into the header", [.. Header(9, 1), 3, (byte)'w', (byte)'w', (byte)'w', 0xC0, 0x09, 0, 1, 0, 1] },
+        { "pointer back into its own labels", [.. Header(10, 1), 1, (byte)'a', 1, (byte)'b', 0xC0, 0x0E, 0, 1, 0, 1] },
         { "label over 63 bytes", [.. Header(3, 1), 64, .. new byte[64], 0, 0, 1, 0, 1] },
         { "name over 255 bytes", [.. Header(4, 1), .. Enumerable.Range(0, 5).SelectMany(_ => new byte[] { 63 }.Concat(Enumerable.Repeat((byte)'a', 63))), 0, 0, 1, 0, 1] },
         { "question cut short", [.. Header(5, 1), 3, (byte)'c', (byte)'o'] },

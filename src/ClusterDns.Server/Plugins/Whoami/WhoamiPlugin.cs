@@ -35,20 +35,19 @@ public sealed class WhoamiPlugin : DnsPlugin
         var type = remote.Address.AddressFamily == AddressFamily.InterNetworkV6 ? DnsType.AAAA : DnsType.A;
         builder.AppendRecord(DnsMessageBuilder.QuestionNamePointer, type, 0, address[..addressLength]);
 
-        // SRV owner: _udp.<qname> or _tcp.<qname>, target the query name.
-        Span<byte> owner = stackalloc byte[DnsName.MaxWireLength + 6];
+        // SRV _udp.<qname> (or _tcp), target <qname>, port the client's: names copied from the question as the
+        // client wrote it (a question name is never compressed).
+        var name = request.Question[..request.QNameLength];
+        Span<byte> owner = stackalloc byte[5 + DnsName.MaxWireLength];
         owner[0] = 4;
-        "_udp"u8.CopyTo(owner[1..]);
-        if (request.Transport == DnsTransport.Tcp) "_tcp"u8.CopyTo(owner[1..]);
-        owner[5] = 0xC0;
-        owner[6] = 0x0C;
-        Span<byte> srv = stackalloc byte[8];
+        (request.Transport == DnsTransport.Tcp ? "_tcp"u8 : "_udp"u8).CopyTo(owner[1..]);
+        name.CopyTo(owner[5..]);
+        Span<byte> srv = stackalloc byte[6 + DnsName.MaxWireLength];
         BinaryPrimitives.WriteUInt16BigEndian(srv, 0);
         BinaryPrimitives.WriteUInt16BigEndian(srv[2..], 0);
         BinaryPrimitives.WriteUInt16BigEndian(srv[4..], (ushort)remote.Port);
-        srv[6] = 0xC0;
-        srv[7] = 0x0C;
-        builder.AppendRecord(owner[..7], DnsType.SRV, 0, srv);
+        name.CopyTo(srv[6..]);
+        builder.AppendRecord(owner[..(5 + name.Length)], DnsType.SRV, 0, srv[..(6 + name.Length)]);
         var length = builder.Finish();
         writer.Write(request, request.ResponseBuffer[..length]);
         return new ValueTask<int>(DnsRcode.NoError);
