@@ -320,8 +320,25 @@ public sealed class KubernetesController : IReflectorSink<ServiceRecord>, IRefle
             while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 // Apply everything queued, then publish once: a burst of events costs one publish.
-                while (reader.TryRead(out var change)) change();
-                Flush();
+                while (reader.TryRead(out var change))
+                {
+                    try
+                    {
+                        change();
+                    }
+                    catch (Exception exception) when (exception is not OperationCanceledException)
+                    {
+                        KubernetesLog.ApplyFailed(_logger, exception);
+                    }
+                }
+                try
+                {
+                    Flush();
+                }
+                catch (Exception exception) when (exception is not OperationCanceledException)
+                {
+                    KubernetesLog.ApplyFailed(_logger, exception);
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
