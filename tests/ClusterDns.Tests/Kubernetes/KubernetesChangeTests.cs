@@ -103,6 +103,7 @@ public sealed class KubernetesChangeTests
     public async Task Relist_after_410_keeps_answering_and_sees_the_change_made_meanwhile()
     {
         await using var cluster = await KubernetesTestCluster.StartAsync();
+        var relists = ClusterDns.Kubernetes.KubernetesMetrics.Relists.WithLabels("services").Value;
         await cluster.Emulator.StopAsync();
         cluster.Store.Apply(ClusterIpService("default", "during-outage", "10.96.7.7"));
         cluster.Store.Delete<V1Service>("default", "dual");
@@ -117,6 +118,7 @@ public sealed class KubernetesChangeTests
         Assert.Equal(["10.96.7.7"], KubernetesTestCluster.Addresses(added));
         Assert.Equal(MessageStatus.NameError, (await cluster.WaitForAsync("dual.default.svc.cluster.local", DnsType.A, Status(MessageStatus.NameError))).Status);
         Assert.Equal(["10.96.100.10"], KubernetesTestCluster.Addresses(await cluster.QueryAsync("nginx-service.default.svc.cluster.local")));
+        Assert.True(ClusterDns.Kubernetes.KubernetesMetrics.Relists.WithLabels("services").Value > relists, "the services watch relisted after 410");
     }
 
     [Fact]
