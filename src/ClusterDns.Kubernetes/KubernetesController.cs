@@ -80,7 +80,13 @@ public sealed class KubernetesController : IReflectorSink<ServiceRecord>, IRefle
     public NameIndex Index { get; }
 
     /// <summary>Every informer has listed once and its names are published.</summary>
-    public bool IsSynced { get; private set; }
+    public bool IsSynced
+    {
+        get => Volatile.Read(ref _isSynced);
+        private set => Volatile.Write(ref _isSynced, value);
+    }
+
+    private bool _isSynced;
 
     public Task Synced => _syncedSignal.Task;
 

@@ -205,7 +205,7 @@ public sealed class KubernetesPlugin : DnsPlugin, IReadinessReporter, IZoneDataV
         var parent = qname[(1 + qname[0])..];
         if (parent.Length <= zoneLength || DnsName.CountLabels(parent) - DnsName.CountLabels(qname[^zoneLength..]) != 2) return false;
         var podLabel = parent[(1 + parent[0])..];
-        if (!podLabel[..4].SequenceEqual("\u0003pod"u8)) return false;
+        if (podLabel.Length < 4 || !podLabel[..4].SequenceEqual("\u0003pod"u8)) return false;
         if (!_controller.Index.TryGet(parent, out _)) return false;
         Span<char> text = stackalloc char[64];
         if (first.Length > 63) return false;
