@@ -170,6 +170,14 @@ public sealed class KubernetesPlugin : DnsPlugin, IReadinessReporter, IZoneDataV
             additional = [];
             additionalCount = 0;
         }
+        if (request.QuestionEnd + answer.Length > DnsRequestContext.MaxMessageSize - 512)
+        {
+            // More than a DNS message holds (a headless Service with thousands of endpoints): say so with TC.
+            var truncated = builder.Finish();
+            request.ResponseBuffer[2] |= 0x02;
+            writer.Write(request, request.ResponseBuffer[..truncated]);
+            return new ValueTask<int>(DnsRcode.NoError);
+        }
         builder.AppendRecords(answer, count);
         if (additionalCount > 0)
         {
