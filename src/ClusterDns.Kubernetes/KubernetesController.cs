@@ -80,7 +80,13 @@ public sealed class KubernetesController : IReflectorSink<ServiceRecord>, IRefle
     public NameIndex Index { get; }
 
     /// <summary>Every informer has listed once and its names are published.</summary>
-    public bool IsSynced { get; private set; }
+    public bool IsSynced
+    {
+        get => Volatile.Read(ref _isSynced);
+        private set => Volatile.Write(ref _isSynced, value);
+    }
+
+    private bool _isSynced;
 
     public Task Synced => _syncedSignal.Task;
 
@@ -320,8 +326,25 @@ public sealed class KubernetesController : IReflectorSink<ServiceRecord>, IRefle
             while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 // Apply everything queued, then publish once: a burst of events costs one publish.
-                while (reader.TryRead(out var change)) change();
-                Flush();
+                while (reader.TryRead(out var change))
+                {
+                    try
+                    {
+                        change();
+                    }
+                    catch (Exception exception) when (exception is not OperationCanceledException)
+                    {
+                        KubernetesLog.ApplyFailed(_logger, exception);
+                    }
+                }
+                try
+                {
+                    Flush();
+                }
+                catch (Exception exception) when (exception is not OperationCanceledException)
+                {
+                    KubernetesLog.ApplyFailed(_logger, exception);
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

@@ -27,6 +27,9 @@ internal static partial class KubernetesLog
     [LoggerMessage(EventId = 3007, EventName = "BadObject", Level = LogLevel.Warning, Message = "skipping {Key}: {Error}")]
     public static partial void BadObject(ILogger logger, string key, string error);
 
+    [LoggerMessage(EventId = 3009, EventName = "ApplyFailed", Level = LogLevel.Error, Message = "applying a cluster change failed; the answers published so far keep serving")]
+    public static partial void ApplyFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(EventId = 3008, EventName = "Connecting", Level = LogLevel.Information, Message = "connecting to the Kubernetes API at {Host}")]
     public static partial void Connecting(ILogger logger, string host);
 }

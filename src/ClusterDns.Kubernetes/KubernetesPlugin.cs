@@ -170,6 +170,14 @@ public sealed class KubernetesPlugin : DnsPlugin, IReadinessReporter, IZoneDataV
             additional = [];
             additionalCount = 0;
         }
+        if (request.QuestionEnd + answer.Length > DnsRequestContext.MaxMessageSize - 512)
+        {
+            // More than a DNS message holds (a headless Service with thousands of endpoints): say so with TC.
+            var truncated = builder.Finish();
+            request.ResponseBuffer[2] |= 0x02;
+            writer.Write(request, request.ResponseBuffer[..truncated]);
+            return new ValueTask<int>(DnsRcode.NoError);
+        }
         builder.AppendRecords(answer, count);
         if (additionalCount > 0)
         {
@@ -205,7 +213,7 @@ public sealed class KubernetesPlugin : DnsPlugin, IReadinessReporter, IZoneDataV
         var parent = qname[(1 + qname[0])..];
         if (parent.Length <= zoneLength || DnsName.CountLabels(parent) - DnsName.CountLabels(qname[^zoneLength..]) != 2) return false;
         var podLabel = parent[(1 + parent[0])..];
-        if (!podLabel[..4].SequenceEqual("\u0003pod"u8)) return false;
+        if (podLabel.Length < 4 || !podLabel[..4].SequenceEqual("\u0003pod"u8)) return false;
         if (!_controller.Index.TryGet(parent, out _)) return false;
         Span<char> text = stackalloc char[64];
         if (first.Length > 63) return false;

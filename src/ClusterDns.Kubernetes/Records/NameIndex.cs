@@ -202,6 +202,12 @@ public sealed class NameIndexWriter
             if (part.Type != 0 && !types.Contains(part.Type)) types.Add(part.Type);
         }
         if (types.Count == 0) return NameEntry.Empty;
+        if (parts.Count == 1)
+        {
+            // The common case (one record at a name): publish the part's own bytes, no copy.
+            var only = parts[0];
+            return new NameEntry([new RecordSet(only.Type, only.Record, 1, only.Additional ?? [], only.Additional is null ? 0 : only.AdditionalCount)]);
+        }
         var sets = new RecordSet[types.Count];
         for (var t = 0; t < types.Count; t++)
         {

@@ -100,9 +100,34 @@ public sealed class KubernetesChangeTests
     }
 
     [Fact]
+    public async Task A_headless_answer_larger_than_a_message_is_truncated_not_broken()
+    {
+        await using var cluster = await KubernetesTestCluster.StartAsync();
+        cluster.Store.Apply(new V1Service
+        {
+            ApiVersion = "v1", Kind = "Service",
+            Metadata = new V1ObjectMeta { Name = "huge", NamespaceProperty = "default" },
+            Spec = new V1ServiceSpec { ClusterIP = "None", Ports = [new V1ServicePort { Name = "http", Port = 80 }] },
+        });
+        for (var s = 0; s < 50; s++)
+        {
+            var endpoints = Enumerable.Range(0, 100).Select(i => ($"10.{100 + s}.{i / 250}.{i % 250 + 1}", (string?)null, true)).ToArray();
+            cluster.Store.Apply(Slice("default", "huge", $"huge-{s}", endpoints));
+        }
+
+        // 5,000 A records (80 KB) do not fit in a DNS message, even over TCP.
+        var response = await cluster.WaitForAsync("10-149-0-100.huge.default.svc.cluster.local", DnsType.A, Status(MessageStatus.NoError));
+        Assert.Equal(["10.149.0.100"], KubernetesTestCluster.Addresses(response));
+        var big = await cluster.Server.QueryAsync("huge.default.svc.cluster.local", DnsType.A, tcp: true);
+        Assert.True(big.TC);
+        Assert.Empty(big.Answers);
+    }
+
+    [Fact]
     public async Task Relist_after_410_keeps_answering_and_sees_the_change_made_meanwhile()
     {
         await using var cluster = await KubernetesTestCluster.StartAsync();
+        var relists = ClusterDns.Kubernetes.KubernetesMetrics.Relists.WithLabels("services").Value;
         await cluster.Emulator.StopAsync();
         cluster.Store.Apply(ClusterIpService("default", "during-outage", "10.96.7.7"));
         cluster.Store.Delete<V1Service>("default", "dual");
@@ -117,6 +142,7 @@ public sealed class KubernetesChangeTests
         Assert.Equal(["10.96.7.7"], KubernetesTestCluster.Addresses(added));
         Assert.Equal(MessageStatus.NameError, (await cluster.WaitForAsync("dual.default.svc.cluster.local", DnsType.A, Status(MessageStatus.NameError))).Status);
         Assert.Equal(["10.96.100.10"], KubernetesTestCluster.Addresses(await cluster.QueryAsync("nginx-service.default.svc.cluster.local")));
+        Assert.True(ClusterDns.Kubernetes.KubernetesMetrics.Relists.WithLabels("services").Value > relists, "the services watch relisted after 410");
     }
 
     [Fact]

@@ -155,6 +155,49 @@ public sealed class KubernetesOptionBehaviourTests
     }
 
     [Fact]
+    public async Task Kubeconfig_connects_with_the_named_context()
+    {
+        await using var emulator = await ClusterDns.KubeEmulator.KubeApiEmulator.StartAsync(new ClusterDns.KubeEmulator.KubeEmulatorOptions());
+        ClusterDns.KubeEmulator.ClusterFixtures.AddDemoCluster(emulator.Store);
+        var path = Path.Combine(Path.GetTempPath(), "clusterdns-kubeconfig-" + Guid.NewGuid().ToString("N"));
+        await File.WriteAllTextAsync(path, $"""
+            apiVersion: v1
+            kind: Config
+            current-context: wrong
+            clusters:
+            - name: broken
+              cluster:
+                server: "http://127.0.0.1:1"
+            - name: emulator
+              cluster:
+                server: "{emulator.BaseAddress}"
+            users:
+            - name: me
+              user:
+                token: "t"
+            contexts:
+            - name: wrong
+              context:
+                cluster: broken
+                user: me
+            - name: right
+              context:
+                cluster: emulator
+                user: me
+            """);
+        try
+        {
+            await using var server = await KubernetesTestCluster.StartServerAsync($"cluster.local {{\n    kubernetes {{\n        kubeconfig {path} right\n    }}\n}}\n");
+
+            Assert.Equal(["10.96.100.10"], KubernetesTestCluster.Addresses(await server.QueryAsync("nginx-service.default.svc.cluster.local")));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public async Task Fallthrough_hands_NXDOMAIN_names_of_its_zones_to_the_next_plugin()
     {
         var emulator = await ClusterDns.KubeEmulator.KubeApiEmulator.StartAsync(new ClusterDns.KubeEmulator.KubeEmulatorOptions());
