@@ -74,6 +74,22 @@ public static class DirectiveArguments
         return value;
     }
 
+    /// <summary>The optional HTTP address argument of health, ready and prometheus (<c>:8080</c>, <c>127.0.0.1:9153</c>).</summary>
+    public static string ParseHttpAddress(this Directive directive, string defaultAddress)
+    {
+        directive.ExpectArgumentCount(0, 1);
+        var address = directive.Arguments.Count == 1 ? directive.Arguments[0].Text : defaultAddress;
+        try
+        {
+            Hosting.HttpEndpointHost.ToPrefix(address);
+        }
+        catch (FormatException exception)
+        {
+            throw directive.Error(exception.Message);
+        }
+        return address;
+    }
+
     public static IPAddress ParseAddress(this Directive directive, CorefileToken token)
     {
         if (IPAddress.TryParse(token.Text.Trim('[', ']'), out var address)) return address;

@@ -40,6 +40,25 @@ public sealed class PluginSetupContext
     /// <summary>Runs when the configuration is retired (reload replaced it, or the server stops).</summary>
     public void OnShutdown(Func<Task> action) => _shutdown.Add(action);
 
+    /// <summary>
+    /// Serves <paramref name="path"/> on <paramref name="address"/> while this configuration is live (health, ready,
+    /// prometheus); a reload that serves the same address keeps its port open.
+    /// </summary>
+    public void ServeHttp(string address, string path, HttpEndpointHost.HttpHandler handler)
+    {
+        IDisposable? registration = null;
+        OnStartup(_ =>
+        {
+            registration = Services.HttpEndpoints.Register(address, path, handler);
+            return Task.CompletedTask;
+        });
+        OnShutdown(() =>
+        {
+            registration?.Dispose();
+            return Task.CompletedTask;
+        });
+    }
+
     /// <summary>The block's plugins built so far; complete once every setup ran (use it from startup hooks).</summary>
     public IReadOnlyList<DnsPlugin> Plugins => _plugins;
 

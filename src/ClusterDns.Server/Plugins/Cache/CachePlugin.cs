@@ -18,9 +18,9 @@ public sealed partial class CachePlugin : DnsPlugin
 
     public static readonly PluginDefinition Definition = new(PluginName, Setup);
 
-    private readonly byte[][] _zones;
-    private readonly byte[][] _disableSuccess;
-    private readonly byte[][] _disableDenial;
+    private readonly DnsZoneSet _zones;
+    private readonly DnsZoneSet _disableSuccess;
+    private readonly DnsZoneSet _disableDenial;
     private readonly CacheMetrics.ServerSet[] _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -31,9 +31,9 @@ public sealed partial class CachePlugin : DnsPlugin
         Options = options;
         _time = time;
         _logger = logger;
-        _zones = Encode(options.Zones);
-        _disableSuccess = Encode(options.DisableSuccessZones);
-        _disableDenial = Encode(options.DisableDenialZones);
+        _zones = new DnsZoneSet(options.Zones);
+        _disableSuccess = new DnsZoneSet(options.DisableSuccessZones);
+        _disableDenial = new DnsZoneSet(options.DisableDenialZones);
         Success = new CacheStore(options.SuccessCapacity);
         Denial = new CacheStore(options.DenialCapacity);
         var zonesLabel = string.Join(',', options.Zones);
@@ -76,22 +76,6 @@ public sealed partial class CachePlugin : DnsPlugin
         _versionSources = [.. list];
     }
 
-    private static byte[][] Encode(IReadOnlyList<string> zones)
-    {
-        var result = new byte[zones.Count][];
-        for (var i = 0; i < zones.Count; i++) result[i] = DnsName.Encode(zones[i]);
-        return result;
-    }
-
-    private static bool Covers(byte[][] zones, ReadOnlySpan<byte> name)
-    {
-        foreach (var zone in zones)
-        {
-            if (DnsName.IsSubdomain(name, zone)) return true;
-        }
-        return false;
-    }
-
     private CacheMetrics.ServerSet MetricsFor(DnsRequestContext request)
     {
         var server = request.Zone?.Server;
@@ -120,7 +104,7 @@ public sealed partial class CachePlugin : DnsPlugin
 
     public override ValueTask<int> ServeDnsAsync(DnsRequestContext request, IDnsResponseWriter writer)
     {
-        if (!Covers(_zones, request.QName)) return NextOrFailure(request, writer);
+        if (!_zones.Covers(request.QName)) return NextOrFailure(request, writer);
         var metrics = MetricsFor(request);
         metrics.RequestCount.Inc();
         Span<byte> key = stackalloc byte[KeyCapacity];
@@ -271,17 +255,17 @@ public sealed partial class CachePlugin : DnsPlugin
         switch (result.Kind)
         {
             case CacheResponseKind.Success:
-                if (Covers(_disableSuccess, request.QName)) return null;
+                if (_disableSuccess.Covers(request.QName)) return null;
                 ttl = Clamp(result.MinTtl, Options.SuccessMinTtl, Options.SuccessMaxTtl);
                 store = Success;
                 break;
             case CacheResponseKind.ServerFailure:
-                if (Options.ServFailTtl <= TimeSpan.Zero || Covers(_disableDenial, request.QName)) return null;
+                if (Options.ServFailTtl <= TimeSpan.Zero || _disableDenial.Covers(request.QName)) return null;
                 ttl = Options.ServFailTtl;
                 store = Denial;
                 break;
             default:
-                if (Covers(_disableDenial, request.QName)) return null;
+                if (_disableDenial.Covers(request.QName)) return null;
                 ttl = Clamp(result.MinTtl, Options.DenialMinTtl, Options.DenialMaxTtl);
                 store = Denial;
                 break;

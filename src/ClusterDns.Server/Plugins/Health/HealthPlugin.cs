@@ -26,16 +26,10 @@ public static class HealthPlugin
     private static DnsPlugin? Setup(PluginSetupContext context, Directive directive)
     {
         var options = ParseOptions(directive);
-        IDisposable? registration = null;
+        context.ServeHttp(options.Address, Path, ServeAsync);
         context.OnStartup(_ =>
         {
-            registration = context.Services.HttpEndpoints.Register(options.Address, Path, ServeAsync);
             context.Services.Lameduck = options.Lameduck;
-            return Task.CompletedTask;
-        });
-        context.OnShutdown(() =>
-        {
-            registration?.Dispose();
             return Task.CompletedTask;
         });
         return null;
@@ -43,16 +37,7 @@ public static class HealthPlugin
 
     public static HealthOptions ParseOptions(Directive directive)
     {
-        directive.ExpectArgumentCount(0, 1);
-        var address = directive.Arguments.Count == 1 ? directive.Arguments[0].Text : DefaultAddress;
-        try
-        {
-            HttpEndpointHost.ToPrefix(address);
-        }
-        catch (FormatException exception)
-        {
-            throw directive.Error(exception.Message);
-        }
+        var address = directive.ParseHttpAddress(DefaultAddress);
         var lameduck = TimeSpan.Zero;
         foreach (var line in directive.Block)
         {

@@ -74,8 +74,8 @@ public sealed partial class HostsPlugin : DnsPlugin
     private static readonly byte[] InAddrArpa = DnsName.Encode("in-addr.arpa.");
     private static readonly byte[] Ip6Arpa = DnsName.Encode("ip6.arpa.");
 
-    private readonly byte[][] _origins;
-    private readonly byte[][]? _fallthrough;
+    private readonly DnsZoneSet _origins;
+    private readonly DnsZoneSet? _fallthrough;
     private readonly ILogger _logger;
     private volatile HostsTable _table = HostsTable.Empty;
     private (DateTime Modified, long Length) _fileStamp;
@@ -84,30 +84,14 @@ public sealed partial class HostsPlugin : DnsPlugin
     {
         Options = options;
         _logger = logger;
-        _origins = Encode(options.Origins);
-        _fallthrough = options.Fallthrough is null ? null : Encode(options.Fallthrough.Count == 0 ? ["."] : options.Fallthrough);
+        _origins = new DnsZoneSet(options.Origins);
+        _fallthrough = options.Fallthrough is null ? null : new DnsZoneSet(options.Fallthrough.Count == 0 ? ["."] : options.Fallthrough);
         ReloadIfChanged(force: true);
     }
 
     public override string Name => PluginName;
     public HostsOptions Options { get; }
     public HostsTable Table => _table;
-
-    private static byte[][] Encode(IReadOnlyList<string> zones)
-    {
-        var result = new byte[zones.Count][];
-        for (var i = 0; i < zones.Count; i++) result[i] = DnsName.Encode(zones[i]);
-        return result;
-    }
-
-    private static bool Covers(byte[][] zones, ReadOnlySpan<byte> name)
-    {
-        foreach (var zone in zones)
-        {
-            if (DnsName.IsSubdomain(name, zone)) return true;
-        }
-        return false;
-    }
 
     private static DnsPlugin Setup(PluginSetupContext context, Directive directive)
     {
@@ -176,7 +160,7 @@ public sealed partial class HostsPlugin : DnsPlugin
     {
         var name = request.QName;
         var qtype = request.QType;
-        if (!Covers(_origins, name) && qtype != DnsType.PTR) return NextOrFailure(request, writer);
+        if (!_origins.Covers(name) && qtype != DnsType.PTR) return NextOrFailure(request, writer);
         var table = _table;
         var builder = new DnsMessageBuilder(request.ResponseBuffer, request, DnsRcode.NoError, authoritative: true);
         var answers = 0;
@@ -206,7 +190,7 @@ public sealed partial class HostsPlugin : DnsPlugin
         }
         if (answers == 0)
         {
-            if (_fallthrough is not null && Covers(_fallthrough, name)) return NextOrFailure(request, writer);
+            if (_fallthrough is not null && _fallthrough.Covers(name)) return NextOrFailure(request, writer);
             // Without an SOA there is no proper NXDOMAIN to give: CoreDNS answers SERVFAIL for a name it does not have.
             if (table.Lookup(name) is null) return new ValueTask<int>(DnsRcode.ServFail);
         }

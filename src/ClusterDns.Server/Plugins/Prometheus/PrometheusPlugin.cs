@@ -26,16 +26,7 @@ public sealed class PrometheusPlugin : DnsPlugin
 
     private static DnsPlugin Setup(PluginSetupContext context, Directive directive)
     {
-        directive.ExpectArgumentCount(0, 1);
-        var address = directive.Arguments.Count == 1 ? directive.Arguments[0].Text : DefaultAddress;
-        try
-        {
-            HttpEndpointHost.ToPrefix(address);
-        }
-        catch (FormatException exception)
-        {
-            throw directive.Error(exception.Message);
-        }
+        var address = directive.ParseHttpAddress(DefaultAddress);
         foreach (var line in directive.Block)
         {
             throw line.UnknownProperty(PluginName);
@@ -43,11 +34,10 @@ public sealed class PrometheusPlugin : DnsPlugin
         DnsMetrics.EnsureRegistered();
         var plugin = new PrometheusPlugin(address);
 
-        IDisposable? registration = null;
+        context.ServeHttp(address, Path, ServeAsync);
         var enabled = new List<(string Server, string Zone, string Name)>();
         context.OnStartup(_ =>
         {
-            registration = context.Services.HttpEndpoints.Register(address, Path, ServeAsync);
             // coredns_plugin_enabled: every plugin in this block's chain, per server and zone (CoreDNS's metrics setup).
             foreach (var server in ServerLabels(context))
             {
@@ -64,7 +54,6 @@ public sealed class PrometheusPlugin : DnsPlugin
         });
         context.OnShutdown(() =>
         {
-            registration?.Dispose();
             foreach (var (server, zone, name) in enabled) DnsMetrics.RemoveEnabled(server, zone, name);
             enabled.Clear();
             return Task.CompletedTask;

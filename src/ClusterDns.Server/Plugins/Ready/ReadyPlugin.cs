@@ -41,32 +41,13 @@ public sealed class ReadyPlugin
     private static DnsPlugin? Setup(PluginSetupContext context, Directive directive)
     {
         var plugin = new ReadyPlugin(context.Services, ParseOptions(directive));
-        IDisposable? registration = null;
-        context.OnStartup(_ =>
-        {
-            registration = context.Services.HttpEndpoints.Register(plugin._options.Address, Path, plugin.ServeAsync);
-            return Task.CompletedTask;
-        });
-        context.OnShutdown(() =>
-        {
-            registration?.Dispose();
-            return Task.CompletedTask;
-        });
+        context.ServeHttp(plugin._options.Address, Path, plugin.ServeAsync);
         return null;
     }
 
     public static ReadyOptions ParseOptions(Directive directive)
     {
-        directive.ExpectArgumentCount(0, 1);
-        var address = directive.Arguments.Count == 1 ? directive.Arguments[0].Text : DefaultAddress;
-        try
-        {
-            HttpEndpointHost.ToPrefix(address);
-        }
-        catch (FormatException exception)
-        {
-            throw directive.Error(exception.Message);
-        }
+        var address = directive.ParseHttpAddress(DefaultAddress);
         var monitor = ReadyMonitor.UntilReady;
         foreach (var line in directive.Block)
         {
