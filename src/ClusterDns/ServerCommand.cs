@@ -7,10 +7,11 @@ using Microsoft.Extensions.Logging;
 
 namespace ClusterDns;
 
-/// <summary>Start, serve and stop, as the coredns binary does: Corefile from -conf (or ./Corefile, or whoami on :53).</summary>
+/// <summary>Start, serve and stop, as the coredns binary does: Corefile from -conf (or ./Corefile, or whoami on -dns.port).</summary>
 public static class ServerCommand
 {
-    public const string DefaultCorefile = ".:53 {\n    whoami\n    log\n}\n";
+    // No port in the key: it serves on -dns.port (53 by default), as CoreDNS's default Corefile does.
+    public const string DefaultCorefile = ". {\n    whoami\n    log\n}\n";
 
     public static string Version => typeof(ServerCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 

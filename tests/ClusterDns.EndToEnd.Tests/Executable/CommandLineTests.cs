@@ -13,6 +13,23 @@ public sealed class CommandLineTests
     private static Task<ProcessRunner.Result> RunAsync(params string[] arguments) =>
         ProcessRunner.RunAsync("dotnet", [Executable, .. arguments], TimeSpan.FromSeconds(30));
 
+    /// <summary>Queries until the freshly started process answers (it needs a moment to bind), or gives null.</summary>
+    private static async Task<Makaretu.Dns.Message?> QueryUntilAnsweredAsync(IPEndPoint server, string name)
+    {
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            try
+            {
+                return await DnsTestClient.QueryAsync(server, name);
+            }
+            catch (Exception exception) when (exception is TimeoutException or SocketException)
+            {
+                await Task.Delay(200);
+            }
+        }
+        return null;
+    }
+
     [Fact]
     public async Task Plugins_flag_lists_the_plugins_in_execution_order()
     {
@@ -81,20 +98,35 @@ public sealed class CommandLineTests
         })!;
         try
         {
-            Makaretu.Dns.Message? response = null;
-            for (var attempt = 0; attempt < 50 && response is null; attempt++)
-            {
-                try
-                {
-                    response = await DnsTestClient.QueryAsync(new IPEndPoint(IPAddress.Loopback, port), "cli.example.");
-                }
-                catch (Exception exception) when (exception is TimeoutException or SocketException)
-                {
-                    await Task.Delay(200);
-                }
-            }
+            var response = await QueryUntilAnsweredAsync(new IPEndPoint(IPAddress.Loopback, port), "cli.example.");
             Assert.NotNull(response);
             Assert.Equal(Makaretu.Dns.MessageStatus.NoError, response.Status);
+        }
+        finally
+        {
+            process.Kill();
+            await process.WaitForExitAsync();
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Without_a_corefile_it_serves_whoami_on_the_dns_port()
+    {
+        var port = FreeUdpPort();
+        var directory = Directory.CreateTempSubdirectory("clusterdns-cli-");
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("dotnet", [Executable, "-dns.port", port.ToString(), "-quiet"])
+        {
+            WorkingDirectory = directory.FullName,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        try
+        {
+            var response = await QueryUntilAnsweredAsync(new IPEndPoint(IPAddress.Loopback, port), "default.example.");
+            Assert.NotNull(response);
+            // whoami answers with the client's address in the additional section.
+            Assert.Contains(response.AdditionalRecords, record => record is Makaretu.Dns.ARecord { Address: var address } && address.Equals(IPAddress.Loopback));
         }
         finally
         {
