@@ -20,13 +20,13 @@ public sealed class KubernetesTestCluster : IAsyncDisposable
     public static string Corefile(Uri endpoint, string options = "", string zones = "cluster.local in-addr.arpa ip6.arpa") =>
         $"cluster.local in-addr.arpa ip6.arpa {{\n    kubernetes {zones} {{\n        endpoint {endpoint}\n        {options}\n    }}\n}}\n";
 
-    public static async Task<KubernetesTestCluster> StartAsync(string options = "", bool demo = true, string? corefile = null)
+    public static async Task<KubernetesTestCluster> StartAsync(string options = "", bool demo = true, Func<Uri, string>? corefile = null)
     {
         var emulator = await KubeApiEmulator.StartAsync(new KubeEmulatorOptions { BookmarkInterval = TimeSpan.FromMilliseconds(500) });
         try
         {
             if (demo) ClusterFixtures.AddDemoCluster(emulator.Store);
-            var server = await StartServerAsync(corefile ?? Corefile(emulator.BaseAddress, options));
+            var server = await StartServerAsync(corefile?.Invoke(emulator.BaseAddress) ?? Corefile(emulator.BaseAddress, options));
             return new KubernetesTestCluster(emulator, server);
         }
         catch
