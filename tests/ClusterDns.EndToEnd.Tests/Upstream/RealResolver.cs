@@ -14,19 +14,28 @@ public sealed class RealResolver : IAsyncDisposable
     private readonly Process _process;
     private readonly string _directory;
 
-    private RealResolver(Process process, string directory, int port)
+    private RealResolver(Process process, string directory, int port, int? tlsPort)
     {
         _process = process;
         _directory = directory;
         Port = port;
+        TlsPort = tlsPort;
     }
 
     public int Port { get; }
+    /// <summary>The DNS-over-TLS port, when started with a certificate.</summary>
+    public int? TlsPort { get; }
     public IPEndPoint EndPoint => new(IPAddress.Loopback, Port);
     public string Address => $"127.0.0.1:{Port}";
 
     /// <summary>Starts unbound with the given local-data lines (<c>"www.example.test. 300 IN A 192.0.2.1"</c>).</summary>
-    public static async Task<RealResolver> StartUnboundAsync(params string[] records)
+    public static Task<RealResolver> StartUnboundAsync(params string[] records) => StartUnboundAsync(null, records);
+
+    /// <summary>
+    /// Starts unbound that also serves DNS over TLS with the PEM certificate and key (<paramref name="tls"/>) on
+    /// <see cref="TlsPort"/>.
+    /// </summary>
+    public static async Task<RealResolver> StartUnboundAsync((string CertificatePem, string KeyPem)? tls, params string[] records)
     {
         var directory = Path.Combine(Path.GetTempPath(), "clusterdns-unbound-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
@@ -53,6 +62,15 @@ public sealed class RealResolver : IAsyncDisposable
             "  local-zone: \".\" static",
         };
         foreach (var record in records) lines.Add($"  local-data: \"{record}\"");
+        int? tlsPort = null;
+        if (tls is { } pem)
+        {
+            tlsPort = FreePort();
+            lines.Add($"  interface: 127.0.0.1@{tlsPort}");
+            lines.Add($"  tls-port: {tlsPort}");
+            lines.Add($"  tls-service-pem: \"{pem.CertificatePem}\"");
+            lines.Add($"  tls-service-key: \"{pem.KeyPem}\"");
+        }
         lines.Add("remote-control:");
         lines.Add("  control-enable: no");
         var config = Path.Combine(directory, "unbound.conf");
@@ -62,7 +80,7 @@ public sealed class RealResolver : IAsyncDisposable
         info.ArgumentList.Add("-c");
         info.ArgumentList.Add(config);
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start unbound");
-        var resolver = new RealResolver(process, directory, port);
+        var resolver = new RealResolver(process, directory, port, tlsPort);
         await resolver.WaitUntilAnsweringAsync();
         return resolver;
     }
