@@ -13,23 +13,6 @@ public sealed class CommandLineTests
     private static Task<ProcessRunner.Result> RunAsync(params string[] arguments) =>
         ProcessRunner.RunAsync("dotnet", [Executable, .. arguments], TimeSpan.FromSeconds(30));
 
-    /// <summary>Queries until the freshly started process answers (it needs a moment to bind), or gives null.</summary>
-    private static async Task<Makaretu.Dns.Message?> QueryUntilAnsweredAsync(IPEndPoint server, string name)
-    {
-        for (var attempt = 0; attempt < 50; attempt++)
-        {
-            try
-            {
-                return await DnsTestClient.QueryAsync(server, name);
-            }
-            catch (Exception exception) when (exception is TimeoutException or SocketException)
-            {
-                await Task.Delay(200);
-            }
-        }
-        return null;
-    }
-
     [Fact]
     public async Task Plugins_flag_lists_the_plugins_in_execution_order()
     {
@@ -98,7 +81,7 @@ public sealed class CommandLineTests
         })!;
         try
         {
-            var response = await QueryUntilAnsweredAsync(new IPEndPoint(IPAddress.Loopback, port), "cli.example.");
+            var response = await ExecutableProcess.QueryUntilAnsweredAsync(new IPEndPoint(IPAddress.Loopback, port), "cli.example.");
             Assert.NotNull(response);
             Assert.Equal(Makaretu.Dns.MessageStatus.NoError, response.Status);
         }
@@ -123,7 +106,7 @@ public sealed class CommandLineTests
         })!;
         try
         {
-            var response = await QueryUntilAnsweredAsync(new IPEndPoint(IPAddress.Loopback, port), "default.example.");
+            var response = await ExecutableProcess.QueryUntilAnsweredAsync(new IPEndPoint(IPAddress.Loopback, port), "default.example.");
             Assert.NotNull(response);
             // whoami answers with the client's address in the additional section.
             Assert.Contains(response.AdditionalRecords, record => record is Makaretu.Dns.ARecord { Address: var address } && address.Equals(IPAddress.Loopback));
