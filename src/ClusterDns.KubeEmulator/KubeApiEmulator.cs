@@ -32,7 +32,7 @@ public sealed class KubeApiEmulator : IAsyncDisposable
     /// <summary>The objects served; change them here and watchers see the events.</summary>
     public ClusterStore Store { get; }
 
-    /// <summary>http://ADDRESS:PORT/ of the listener.</summary>
+    /// <summary>http://ADDRESS:PORT/ of the listener (https:// with a server certificate).</summary>
     public Uri BaseAddress
     {
         get
@@ -40,7 +40,8 @@ public sealed class KubeApiEmulator : IAsyncDisposable
             var host = IPAddress.TryParse(_options.Address, out var a) && a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
                 ? $"[{_options.Address}]"
                 : _options.Address;
-            return new Uri($"http://{host}:{_port}/");
+            var scheme = _options.ServerCertificate is null ? "http" : "https";
+            return new Uri($"{scheme}://{host}:{_port}/");
         }
     }
 
@@ -103,7 +104,10 @@ public sealed class KubeApiEmulator : IAsyncDisposable
         var address = IPAddress.Parse(_options.Address);
         builder.WebHost.ConfigureKestrel(k =>
         {
-            k.Listen(address, _port);
+            k.Listen(address, _port, listen =>
+            {
+                if (_options.ServerCertificate is { } certificate) listen.UseHttps(certificate);
+            });
             k.Limits.MinResponseDataRate = null;
             k.Limits.MaxRequestBodySize = 64 * 1024 * 1024;
         });

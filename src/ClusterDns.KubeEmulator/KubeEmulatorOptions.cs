@@ -14,4 +14,7 @@ public sealed record KubeEmulatorOptions
 
     /// <summary>How often a watch that asked for allowWatchBookmarks=true receives a BOOKMARK.</summary>
     public TimeSpan BookmarkInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Serve HTTPS with this certificate (it must hold its private key), as kube-apiserver does; null serves plain HTTP.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? ServerCertificate { get; init; }
 }

@@ -1,0 +1,87 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using ClusterDns.KubeEmulator;
+using ClusterDns.Tests.Infrastructure;
+using Makaretu.Dns;
+using Microsoft.Extensions.Logging;
+
+namespace ClusterDns.Tests.Kubernetes;
+
+/// <summary>
+/// <c>endpoint https://...</c> with <c>tls CERT KEY CACERT</c>: the API server's certificate is checked against the
+/// named CA, so a server with another certificate is never trusted (the plugin stays unsynced, names SERVFAIL).
+/// </summary>
+public sealed class KubernetesTlsTests : IDisposable
+{
+    private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("clusterdns-k8s-tls-");
+
+    private static X509Certificate2 SelfSigned(string name)
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(names.Build());
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+    }
+
+    /// <summary>Writes the certificate and its key as PEM files; returns (certificate, key).</summary>
+    private (string Certificate, string Key) WritePem(X509Certificate2 certificate, string name)
+    {
+        var certificatePath = Path.Combine(_directory.FullName, name + ".pem");
+        var keyPath = Path.Combine(_directory.FullName, name + ".key");
+        File.WriteAllText(certificatePath, certificate.ExportCertificatePem());
+        File.WriteAllText(keyPath, certificate.GetRSAPrivateKey()!.ExportPkcs8PrivateKeyPem());
+        return (certificatePath, keyPath);
+    }
+
+    private static string Corefile(Uri endpoint, string certificate, string key, string authority) =>
+        $"cluster.local {{\n    kubernetes cluster.local {{\n        endpoint {endpoint}\n        tls {certificate} {key} {authority}\n        startup_timeout 1s\n    }}\n}}\n";
+
+    [Fact]
+    public async Task The_api_servers_certificate_is_verified_against_the_named_ca()
+    {
+        using var serverCertificate = SelfSigned("kube-apiserver");
+        using var stranger = SelfSigned("someone-else");
+        await using var emulator = await KubeApiEmulator.StartAsync(new KubeEmulatorOptions { ServerCertificate = serverCertificate });
+        ClusterFixtures.AddDemoCluster(emulator.Store);
+        Assert.Equal("https", emulator.BaseAddress.Scheme);
+        var (certificate, key) = WritePem(serverCertificate, "server");
+        var (strangerCertificate, _) = WritePem(stranger, "stranger");
+
+        await using (var trusting = await KubernetesTestCluster.StartServerAsync(Corefile(emulator.BaseAddress, certificate, key, certificate)))
+        {
+            var answer = await QueryUntilAsync(trusting, response => response.Status == MessageStatus.NoError);
+            Assert.Equal(MessageStatus.NoError, answer.Status);
+            Assert.Equal("10.96.100.10", Assert.IsType<ARecord>(Assert.Single(answer.Answers)).Address.ToString());
+        }
+
+        var logs = new CapturingLoggerProvider();
+        using var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(logs));
+        await using var distrusting = await TestDnsServer.StartAsync(Corefile(emulator.BaseAddress, certificate, key, strangerCertificate), loggerFactory: loggerFactory);
+        // The refused handshake is what an operator reads in the log; until then there is nothing to assert.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!logs.Messages.Any(IsApiFailure) && DateTime.UtcNow < deadline) await Task.Delay(50);
+        Assert.Contains(logs.Messages, IsApiFailure);
+        var refused = await distrusting.QueryAsync("nginx-service.default.svc.cluster.local");
+        Assert.Equal(MessageStatus.ServerFailure, refused.Status);
+        Assert.False(distrusting.Services.ReadinessReporters.Single(reporter => reporter.Name == "kubernetes").IsReady);
+    }
+
+    private static bool IsApiFailure(string message) => message.Contains("Kubernetes API call failed", StringComparison.Ordinal);
+
+    private static async Task<Message> QueryUntilAsync(TestDnsServer server, Func<Message, bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            var response = await server.QueryAsync("nginx-service.default.svc.cluster.local");
+            if (condition(response) || DateTime.UtcNow > deadline) return response;
+            await Task.Delay(50);
+        }
+    }
+
+    public void Dispose() => _directory.Delete(recursive: true);
+}
