@@ -551,7 +551,7 @@ write_results() {
         echo "Command: \`$COMMAND_LINE\` (BENCH_SECONDS=$RUN_SECONDS, BENCH_RUNS=$RUNS, BENCH_QUICK=$QUICK)  "
         echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC')  "
         echo "Machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1), kernel $(uname -r)$(
-            awk '/^cpu / { printf ", steal %.1f%% since boot", $9 * 100 / ($2 + $3 + $4 + $5 + $6 + $7 + $8 + $9) }' /proc/stat)"
+            awk '/^cpu / { printf ", steal %.1f%% since boot", $9 * 100 / ($2 + $3 + $4 + $5 + $6 + $7 + $8 + $9) }' /proc/stat), load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
         echo
         versions
         echo
@@ -573,7 +573,7 @@ write_results() {
         echo "Sync = ClusterDns process start to /ready 200 (the emulator already serving the objects); plugin = its own \"synced in\" log figure."
         echo "CoreDNS's published formula (coredns/deployment Scaling_CoreDNS.md): (pods + services)/1000 + 54 MB by default, (pods + services)/250 + 56 MB with autopath (pods verified); both include 30 MB for a full cache that is empty here."
         echo
-        echo "| cluster NSxSVCxPODS | pods | services | pods | emulator load ms | sync ms | plugin ms | RSS MB | CoreDNS formula MB |"
+        echo "| cluster NSxSVCxPODS | pods mode | services | pods | emulator load ms | sync ms | plugin ms | RSS MB | CoreDNS formula MB |"
         echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
         awk -F'\t' '{ f = $2 == "verified" ? ($3 + $4) / 250 + 56 : ($3 + $4) / 1000 + 54
             printf "| %s | %s | %d | %d | %d | %d | %s | %.1f | %.0f |\n", $1, $2, $3, $4, $5, $6, $7, $8 / 1024, f }' "$SYNC_TSV"
