@@ -111,6 +111,9 @@ public sealed partial class DnsServerHost : IAsyncDisposable
 
     private async Task ActivateAsync(ServerConfiguration next, CancellationToken cancellationToken)
     {
+        // At first start /ready is served while plugins wait for their data (kubernetes' startup_timeout): it must
+        // already ask them, not the empty list. On a reload the old configuration keeps answering until the swap.
+        if (_current is null) Services.ReadinessReporters = next.ReadinessReporters;
         await next.StartAsync(cancellationToken).ConfigureAwait(false);
         // Bind what is new before anything old goes away, so a port that cannot be bound fails the whole swap.
         var opened = new List<ListenAddress>();

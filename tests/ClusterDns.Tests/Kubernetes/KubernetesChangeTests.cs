@@ -1,5 +1,7 @@
+using System.Net;
 using ClusterDns.KubeEmulator;
 using ClusterDns.Tests.Infrastructure;
+using ClusterDns.Tests.Plugins.Operations;
 using k8s.Models;
 using Makaretu.Dns;
 
@@ -180,6 +182,38 @@ public sealed class KubernetesChangeTests
         var response = await server.QueryAsync("nginx-service.default.svc.cluster.local");
         Assert.Equal(MessageStatus.ServerFailure, response.Status);
         Assert.False(server.Services.ReadinessReporters.Single(r => r.Name == "kubernetes").IsReady);
+    }
+
+    [Fact]
+    public async Task Ready_answers_503_while_the_server_waits_for_the_first_sync()
+    {
+        var emulator = await KubeApiEmulator.StartAsync(new KubeEmulatorOptions());
+        var endpoint = emulator.BaseAddress;
+        await emulator.StopAsync();
+        var readyPort = OperationsTestKit.FreeTcpPort();
+        try
+        {
+            var starting = KubernetesTestCluster.StartServerAsync(
+                $"cluster.local {{\n    ready 127.0.0.1:{readyPort}\n    kubernetes cluster.local {{\n        endpoint {endpoint}\n        startup_timeout 3s\n    }}\n}}\n");
+            (HttpStatusCode Status, string Body)? duringWait = null;
+            while (!starting.IsCompleted && duringWait is null)
+            {
+                try
+                {
+                    duringWait = await OperationsTestKit.GetAsync(readyPort, "/ready");
+                }
+                catch (HttpRequestException)
+                {
+                    await Task.Delay(50); // the ready listener is not up yet
+                }
+            }
+            await using var server = await starting;
+            Assert.Equal((HttpStatusCode.ServiceUnavailable, "kubernetes"), duringWait);
+        }
+        finally
+        {
+            await emulator.DisposeAsync();
+        }
     }
 
     [Fact]
