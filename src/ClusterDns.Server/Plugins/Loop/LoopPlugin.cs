@@ -19,8 +19,8 @@ public sealed class LoopExit(Action<int> exit)
 }
 
 /// <summary>
-/// loop: at start, sends <c>&lt;random&gt;.&lt;random&gt;.&lt;zone&gt; HINFO</c> to the server's own address; seeing that
-/// query come back more than twice means forwarding leads back to us, and the process stops with an error that
+/// loop: at start, sends <c>&lt;random&gt;.&lt;random&gt;.&lt;zone&gt; HINFO</c> to the server's own address; seeing one probe
+/// come back more than twice means forwarding leads back to us, and the process stops with an error that
 /// names the loop, as CoreDNS does. Once a probe got an answer (no loop), it steps aside.
 /// </summary>
 public sealed partial class LoopPlugin : DnsPlugin
@@ -147,12 +147,15 @@ public sealed partial class LoopPlugin : DnsPlugin
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
-                    // No answer within 2 s: a loop keeps the probe circling; try again.
+                    // No answer within 2 s: a loop keeps the probe circling, or the upstream is slow or dead.
                 }
                 catch (SocketException)
                 {
-                    await Task.Delay(TimeSpan.FromSeconds(1), time, cancellationToken).ConfigureAwait(false);
                 }
+                // As CoreDNS: only sightings of one probe count. A dead upstream lets every probe through once and
+                // times it out; counting across probes would call that a loop on the third try.
+                Interlocked.Exchange(ref _seen, 0);
+                await Task.Delay(TimeSpan.FromSeconds(1), time, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException)

@@ -55,6 +55,27 @@ public sealed class LoopPluginTests
     }
 
     [Fact]
+    public async Task A_silent_upstream_is_not_taken_for_a_loop()
+    {
+        var port = FreePort();
+        using var upstream = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        upstream.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var exited = false;
+        await using var server = await TestDnsServer.StartAsync($".:{port} {{\n    loop\n    forward . {upstream.LocalEndPoint}\n}}\n",
+            configure: services => services.SetExtension(new LoopExit(_ => exited = true)));
+        var loop = server.Host.Current!.Plugins.OfType<LoopPlugin>().Single();
+
+        // Each probe reaches the silent upstream once and times out; by 8 s after the first, three or more were sent.
+        var buffer = new byte[512];
+        upstream.ReceiveTimeout = 10_000;
+        upstream.Receive(buffer);
+        await Task.Delay(TimeSpan.FromSeconds(8));
+
+        Assert.False(exited);
+        Assert.False(loop.Detected);
+    }
+
+    [Fact]
     public async Task Loop_takes_no_arguments()
     {
         var error = await TestDnsServer.StartExpectingErrorAsync(". {\n    loop now\n}\n");
