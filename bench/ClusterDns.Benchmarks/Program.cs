@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(ClusterDns.Benchmarks.Queries).Assembly).Run(args);
