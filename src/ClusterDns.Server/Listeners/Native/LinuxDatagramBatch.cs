@@ -19,7 +19,7 @@ internal sealed unsafe partial class LinuxDatagramBatch : IDisposable
     private const int AddressBytes = 128; // sockaddr_storage
 
     private const int MsgWaitForOne = 0x10000;
-    private const int EIntr = 4, EAgain = 11, EConnRefused = 111;
+    private const int EIntr = 4, EBadF = 9, EFault = 14, EInval = 22, ENotSock = 88;
 
     private readonly MMsgHdr* _receive;
     private readonly MMsgHdr* _send;
@@ -62,16 +62,15 @@ internal sealed unsafe partial class LinuxDatagramBatch : IDisposable
 
     /// <summary>
     /// Blocks until at least one datagram arrives, then takes whatever else is queued, up to <see cref="Capacity"/>.
-    /// Returns how many came, 0 when interrupted or timed out (the caller checks whether it should stop), or -1 when
-    /// the socket is unusable.
+    /// Returns how many came, 0 after a passing error (interrupted, an ICMP error left over from an earlier answer, a
+    /// shutdown: the caller checks whether it should stop), or -1 when the socket is unusable.
     /// </summary>
     public int Receive(int socket)
     {
         for (var i = 0; i < Capacity; i++) _receive[i].Header.NameLength = AddressBytes;
         var count = RecvMMsg(socket, _receive, Capacity, MsgWaitForOne, 0);
         if (count >= 0) return count;
-        // ECONNREFUSED is an ICMP error left over from an earlier answer; the other two are interruptions.
-        return Marshal.GetLastPInvokeError() is EIntr or EAgain or EConnRefused ? 0 : -1;
+        return Marshal.GetLastPInvokeError() is EBadF or EFault or EInval or ENotSock ? -1 : 0;
     }
 
     public ReadOnlySpan<byte> Datagram(int index) => new(ReceiveSlot(index), (int)_receive[index].Length);
