@@ -10,7 +10,8 @@ namespace ClusterDns.Benchmarks;
 /// <summary>
 /// The real engine on a Corefile: the API emulator with a synthetic cluster of 1,000 Services behind the kubernetes
 /// plugin, and example.org through cache in front of a stand-in upstream. Queries go straight into the pipeline
-/// (<see cref="DnsQueryProcessor"/>), so a measurement holds everything but the socket.
+/// (<see cref="DnsQueryProcessor"/>), so a measurement holds everything but the socket. The metrics ports are fixed
+/// (the HTTP listener cannot take port 0), so one benchmark process runs at a time.
 /// </summary>
 public sealed class BenchmarkServer : IAsyncDisposable
 {
@@ -40,14 +41,14 @@ public sealed class BenchmarkServer : IAsyncDisposable
         await File.WriteAllTextAsync(corefile, $$"""
             cluster.local in-addr.arpa ip6.arpa {
                 errors
-                prometheus 127.0.0.1:0
+                prometheus 127.0.0.1:21153
                 kubernetes cluster.local in-addr.arpa ip6.arpa {
                     endpoint {{emulator.BaseAddress}}
                 }
             }
             example.org {
                 errors
-                prometheus 127.0.0.1:0
+                prometheus 127.0.0.1:21154
                 cache 300
                 whoami
             }

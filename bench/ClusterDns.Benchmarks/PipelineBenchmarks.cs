@@ -23,9 +23,11 @@ public class PipelineBenchmarks
         _server = BenchmarkServer.StartAsync().GetAwaiter().GetResult();
         _cached = Queries.Build("www.example.org.", DnsType.A);
         _service = Queries.Build("svc-1.ns-1.svc.cluster.local.", DnsType.A);
+        var before = StandInUpstream.Calls;
         CacheHit();
         CacheHit();
-        if (StandInUpstream.Calls != 1) throw new InvalidOperationException($"cache did not answer: the upstream was asked {StandInUpstream.Calls} times");
+        var asked = StandInUpstream.Calls - before;
+        if (asked != 1) throw new InvalidOperationException($"cache did not answer: the upstream was asked {asked} times");
     }
 
     [Benchmark]
