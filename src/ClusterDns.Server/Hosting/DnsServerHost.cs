@@ -162,7 +162,7 @@ public sealed partial class DnsServerHost : IAsyncDisposable
         var endPoint = new IPEndPoint(address.Address, address.Port);
         var random = Services.Random;
         var udpLogger = Services.LoggerFactory.CreateLogger("ClusterDns.Udp");
-        pair.Udp = new UdpListener(endPoint, _options.UdpSocketsPerAddress, _processor, () => pair.Router, random, udpLogger);
+        pair.Udp = new UdpListener(endPoint, _options.UdpSocketsPerAddress, _processor, () => pair.Router, random, udpLogger, _options.BatchedUdp);
         try
         {
             // TCP shares the port UDP got (which matters when the Corefile asked for port 0).
@@ -247,5 +247,7 @@ public sealed record DnsServerHostOptions
     public int DefaultPort { get; init; } = 53;
     /// <summary>SO_REUSEPORT UDP sockets per address, each with its own receive thread.</summary>
     public int UdpSocketsPerAddress { get; init; } = Environment.ProcessorCount;
+    /// <summary>recvmmsg/sendmmsg batches on Linux; false keeps one system call per datagram (for comparison).</summary>
+    public bool BatchedUdp { get; init; } = true;
     public TcpListenerOptions Tcp { get; init; } = new();
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using ClusterDns.Server.Listeners.Native;
 using ClusterDns.Server.Pipeline;
 using Microsoft.Extensions.Logging;
 
@@ -7,9 +8,11 @@ namespace ClusterDns.Server.Listeners;
 
 /// <summary>
 /// UDP on one address and port: one SO_REUSEPORT socket per core, each drained by a dedicated thread, so the kernel
-/// spreads clients across cores and no query waits on the thread pool. A query the pipeline answers synchronously
-/// (cluster names, cache hits) is answered on the receiving thread without allocating; one that waits on I/O
-/// (forward) takes its context along and the thread continues with a fresh one.
+/// spreads clients across cores and no query waits on the thread pool. On Linux a thread takes a batch of datagrams
+/// per recvmmsg and sends the batch's answers with one sendmmsg; elsewhere it receives and sends one at a time. A
+/// query the pipeline answers synchronously (cluster names, cache hits) is answered on the receiving thread without
+/// allocating; one that waits on I/O (forward) takes its context along, answers on its own when done, and the thread
+/// continues with a fresh context.
 /// </summary>
 public sealed partial class UdpListener : IDisposable
 {
@@ -22,9 +25,13 @@ public sealed partial class UdpListener : IDisposable
     private readonly Random _random;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly bool _batched;
 
-    public UdpListener(IPEndPoint endPoint, int socketCount, DnsQueryProcessor processor, Func<ZoneRouter> router, Random random, ILogger logger)
+    /// <param name="batched">Use recvmmsg/sendmmsg where the platform has them; false keeps the per-datagram loop.</param>
+    public UdpListener(IPEndPoint endPoint, int socketCount, DnsQueryProcessor processor, Func<ZoneRouter> router, Random random, ILogger logger,
+        bool batched = true)
     {
+        _batched = batched && LinuxDatagramBatch.IsSupported;
         _processor = processor;
         _router = router;
         _random = random;
@@ -40,6 +47,9 @@ public sealed partial class UdpListener : IDisposable
     }
 
     public IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>Whether the receive threads use recvmmsg/sendmmsg.</summary>
+    public bool IsBatched => _batched;
 
     private static Socket CreateSocket(IPEndPoint endPoint, bool reusePort)
     {
@@ -65,7 +75,7 @@ public sealed partial class UdpListener : IDisposable
         for (var i = 0; i < _sockets.Count; i++)
         {
             var socket = _sockets[i];
-            var thread = new Thread(() => ReceiveLoop(socket)) { IsBackground = true, Name = $"dns-udp-{LocalEndPoint.Port}-{i}" };
+            var thread = new Thread(_batched ? () => BatchedReceiveLoop(socket) : () => ReceiveLoop(socket)) { IsBackground = true, Name = $"dns-udp-{LocalEndPoint.Port}-{i}" };
             _threads.Add(thread);
             thread.Start();
         }
@@ -110,6 +120,51 @@ public sealed partial class UdpListener : IDisposable
         request.Dispose();
     }
 
+    private void BatchedReceiveLoop(Socket socket)
+    {
+        var handle = socket.SafeHandle;
+        var referenced = false;
+        // Holding a reference keeps the descriptor from being closed (and its number reused) under a running recvmmsg.
+        handle.DangerousAddRef(ref referenced);
+        using var batch = new LinuxDatagramBatch();
+        var fd = (int)handle.DangerousGetHandle();
+        var writer = new BatchedResponseWriter(socket, fd, batch, _random);
+        var token = _stopping.Token;
+        var request = new DnsRequestContext();
+        var remote = new SocketAddress(socket.AddressFamily);
+        var localPort = LocalEndPoint.Port;
+        try
+        {
+            while (!token.IsCancellationRequested)
+            {
+                var count = batch.Receive(fd);
+                if (count < 0) break;
+                for (var i = 0; i < count && !token.IsCancellationRequested; i++)
+                {
+                    var datagram = batch.Datagram(i);
+                    datagram.CopyTo(request.QueryBuffer);
+                    batch.CopySender(i, remote);
+                    request.Reset(datagram.Length, DnsTransport.Udp, remote, localPort, token);
+                    writer.Collect(request, i);
+                    var pending = _processor.ProcessAsync(request, _router(), writer);
+                    writer.Collect(null, -1);
+                    if (!pending.IsCompletedSuccessfully)
+                    {
+                        _ = FinishAsync(pending, request);
+                        request = new DnsRequestContext();
+                        remote = new SocketAddress(socket.AddressFamily);
+                    }
+                }
+                batch.Send(fd);
+            }
+        }
+        finally
+        {
+            request.Dispose();
+            if (referenced) handle.DangerousRelease();
+        }
+    }
+
     private async Task FinishAsync(ValueTask pending, DnsRequestContext request)
     {
         try
@@ -129,7 +184,19 @@ public sealed partial class UdpListener : IDisposable
     public void Dispose()
     {
         _stopping.Cancel();
-        foreach (var socket in _sockets) socket.Dispose();
+        foreach (var socket in _sockets)
+        {
+            try
+            {
+                // Wakes a thread blocked in recvmmsg (closing the descriptor would not); Linux reports ENOTCONN for an
+                // unconnected UDP socket but shuts it down all the same.
+                socket.Shutdown(SocketShutdown.Receive);
+            }
+            catch (SocketException)
+            {
+            }
+            socket.Dispose();
+        }
         foreach (var thread in _threads) thread.Join(TimeSpan.FromSeconds(2));
         _stopping.Dispose();
     }
@@ -141,18 +208,51 @@ public sealed partial class UdpListener : IDisposable
             var output = request.ResponseBuffer;
             response.CopyTo(output);
             var length = ResponseFinalizer.Finish(request, output, response.Length, ResponseFinalizer.UdpLimit(request), random);
-            try
-            {
-                socket.SendTo(output[..length], SocketFlags.None, request.RemoteSocketAddress!);
-            }
-            catch (SocketException)
-            {
-                // The client went away or its buffer is full; UDP promises nothing more.
-            }
-            catch (ObjectDisposedException)
-            {
-            }
+            SendAlone(socket, request, output[..length]);
             request.RecordResponse(output[3] & 0xF, length);
+        }
+    }
+
+    /// <summary>
+    /// Answers of the batch being processed go into its send vector; an answer written later by a query that went
+    /// async (on another thread, after the batch was sent) leaves on its own, as in the per-datagram loop.
+    /// </summary>
+    private sealed class BatchedResponseWriter(Socket socket, int fd, LinuxDatagramBatch batch, Random random) : IDnsResponseWriter
+    {
+        private readonly int _receiveThread = Environment.CurrentManagedThreadId;
+        private DnsRequestContext? _collecting;
+        private int _slot;
+
+        public void Collect(DnsRequestContext? request, int slot)
+        {
+            _collecting = request;
+            _slot = slot;
+        }
+
+        public void Write(DnsRequestContext request, ReadOnlySpan<byte> response)
+        {
+            var output = request.ResponseBuffer;
+            response.CopyTo(output);
+            var length = ResponseFinalizer.Finish(request, output, response.Length, ResponseFinalizer.UdpLimit(request), random);
+            var batched = Environment.CurrentManagedThreadId == _receiveThread && ReferenceEquals(request, _collecting)
+                && batch.TryAddAnswer(fd, _slot, output[..length]);
+            if (!batched) SendAlone(socket, request, output[..length]);
+            request.RecordResponse(output[3] & 0xF, length);
+        }
+    }
+
+    private static void SendAlone(Socket socket, DnsRequestContext request, ReadOnlySpan<byte> answer)
+    {
+        try
+        {
+            socket.SendTo(answer, SocketFlags.None, request.RemoteSocketAddress!);
+        }
+        catch (SocketException)
+        {
+            // The client went away or its buffer is full; UDP promises nothing more.
+        }
+        catch (ObjectDisposedException)
+        {
         }
     }
 
