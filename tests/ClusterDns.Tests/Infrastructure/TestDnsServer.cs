@@ -27,8 +27,27 @@ public sealed class TestDnsServer : IAsyncDisposable
     public IPEndPoint EndPoint => new(IPAddress.Loopback, Host.UdpEndPoints[0].Port);
     public int Port => Host.UdpEndPoints[0].Port;
 
+    /// <summary>
+    /// Starts the server. The host picks a free UDP port and then binds TCP on the same number, which another process
+    /// (parallel test assemblies) can hold: then it starts again, on a new free port.
+    /// </summary>
     public static async Task<TestDnsServer> StartAsync(string corefile, PluginCatalog? catalog = null, Action<ServerServices>? configure = null,
         ILoggerFactory? loggerFactory = null, DnsServerHostOptions? options = null)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnceAsync(corefile, catalog, configure, loggerFactory, options);
+            }
+            catch (System.Net.Sockets.SocketException exception) when (exception.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse && attempt < 5)
+            {
+            }
+        }
+    }
+
+    private static async Task<TestDnsServer> StartOnceAsync(string corefile, PluginCatalog? catalog, Action<ServerServices>? configure,
+        ILoggerFactory? loggerFactory, DnsServerHostOptions? options)
     {
         var directory = Path.Combine(Path.GetTempPath(), "clusterdns-test-" + Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);

@@ -174,7 +174,7 @@ public sealed class KubernetesChangeTests
         var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
         probe.Stop();
         var started = System.Diagnostics.Stopwatch.StartNew();
-        await using var server = await KubernetesTestCluster.StartServerAsync(
+        await using var server = await TestDnsServer.StartAsync(
             KubernetesTestCluster.Corefile(new Uri($"http://127.0.0.1:{port}"), zones: "cluster.local"));
         started.Stop();
 
@@ -193,7 +193,7 @@ public sealed class KubernetesChangeTests
         var readyPort = OperationsTestKit.FreeTcpPort();
         try
         {
-            var starting = KubernetesTestCluster.StartServerAsync(
+            var starting = TestDnsServer.StartAsync(
                 $"cluster.local {{\n    ready 127.0.0.1:{readyPort}\n    kubernetes cluster.local {{\n        endpoint {endpoint}\n        startup_timeout 3s\n    }}\n}}\n");
             (HttpStatusCode Status, string Body)? duringWait = null;
             while (!starting.IsCompleted && duringWait is null)
@@ -225,7 +225,7 @@ public sealed class KubernetesChangeTests
         await emulator.StopAsync();
         try
         {
-            await using var server = await KubernetesTestCluster.StartServerAsync(KubernetesTestCluster.Corefile(endpoint, "startup_timeout 1s", zones: "cluster.local"));
+            await using var server = await TestDnsServer.StartAsync(KubernetesTestCluster.Corefile(endpoint, "startup_timeout 1s", zones: "cluster.local"));
             Assert.Equal(MessageStatus.ServerFailure, (await server.QueryAsync("nginx-service.default.svc.cluster.local")).Status);
 
             await emulator.RestartAsync();

@@ -187,7 +187,7 @@ public sealed class KubernetesOptionBehaviourTests
             """);
         try
         {
-            await using var server = await KubernetesTestCluster.StartServerAsync($"cluster.local {{\n    kubernetes {{\n        kubeconfig {path} right\n    }}\n}}\n");
+            await using var server = await TestDnsServer.StartAsync($"cluster.local {{\n    kubernetes {{\n        kubeconfig {path} right\n    }}\n}}\n");
 
             Assert.Equal(["10.96.100.10"], KubernetesTestCluster.Addresses(await server.QueryAsync("nginx-service.default.svc.cluster.local")));
         }
@@ -205,7 +205,7 @@ public sealed class KubernetesOptionBehaviourTests
         try
         {
             var corefile = $"cluster.local in-addr.arpa {{\n    kubernetes cluster.local in-addr.arpa {{\n        endpoint {emulator.BaseAddress}\n        fallthrough in-addr.arpa\n    }}\n    whoami\n}}\n";
-            await using var server = await KubernetesTestCluster.StartServerAsync(corefile);
+            await using var server = await TestDnsServer.StartAsync(corefile);
 
             // A reverse name we do not know goes on to whoami (which answers with the client's address in additional).
             var fell = await server.QueryAsync("4.3.2.1.in-addr.arpa", DnsType.PTR);

@@ -26,31 +26,13 @@ public sealed class KubernetesTestCluster : IAsyncDisposable
         try
         {
             if (demo) ClusterFixtures.AddDemoCluster(emulator.Store);
-            var server = await StartServerAsync(corefile?.Invoke(emulator.BaseAddress) ?? Corefile(emulator.BaseAddress, options));
+            var server = await TestDnsServer.StartAsync(corefile?.Invoke(emulator.BaseAddress) ?? Corefile(emulator.BaseAddress, options));
             return new KubernetesTestCluster(emulator, server);
         }
         catch
         {
             await emulator.DisposeAsync();
             throw;
-        }
-    }
-
-    /// <summary>
-    /// Starts the server; the harness picks a free UDP port and then binds TCP on the same number, which another
-    /// process (parallel test classes) can hold: retry then, as a new free port is picked each time.
-    /// </summary>
-    public static async Task<TestDnsServer> StartServerAsync(string corefile)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await TestDnsServer.StartAsync(corefile);
-            }
-            catch (System.Net.Sockets.SocketException) when (attempt < 5)
-            {
-            }
         }
     }
 

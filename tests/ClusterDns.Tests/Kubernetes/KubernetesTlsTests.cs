@@ -51,7 +51,7 @@ public sealed class KubernetesTlsTests : IDisposable
         var (certificate, key) = WritePem(serverCertificate, "server");
         var (strangerCertificate, _) = WritePem(stranger, "stranger");
 
-        await using (var trusting = await KubernetesTestCluster.StartServerAsync(Corefile(emulator.BaseAddress, certificate, key, certificate)))
+        await using (var trusting = await TestDnsServer.StartAsync(Corefile(emulator.BaseAddress, certificate, key, certificate)))
         {
             var answer = await QueryUntilAsync(trusting, response => response.Status == MessageStatus.NoError);
             Assert.Equal(MessageStatus.NoError, answer.Status);
