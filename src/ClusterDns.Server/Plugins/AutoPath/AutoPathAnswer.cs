@@ -30,7 +30,7 @@ public static class AutoPathAnswer
         var builder = new DnsMessageBuilder(output, request, found[3] & 0x0F, authoritative: (found[2] & 0x04) != 0);
         builder.AppendRecord(DnsMessageBuilder.QuestionNamePointer, DnsType.CNAME, cnameTtl, target);
         var length = builder.Finish();
-        Span<ushort> counts = [(ushort)(answers + 1), 0, 0];
+        Span<ushort> counts = [1, 0, 0]; // the CNAME
         var total = answers + authorities + additionals;
         for (var i = 0; i < total; i++)
         {
