@@ -168,12 +168,12 @@ public sealed class KubernetesPlugin : DnsPlugin, IReadinessReporter, IZoneDataV
     /// </summary>
     public byte[][]? SearchPathFor(DnsRequestContext request)
     {
-        if (!ClientAddress.TryGetKey(request.RemoteSocketAddress, out var address)) return null;
-        if (!_controller.PodAddresses.TryGetNamespace(address, out var ns)) return null;
         var qname = request.QName;
         for (var i = 0; i < _forwardZones.Length; i++)
         {
-            if (DnsName.IsSubdomain(qname, _forwardZones[i])) return SearchPathsOf(ns)[i];
+            if (!DnsName.IsSubdomain(qname, _forwardZones[i])) continue;
+            if (!ClientAddress.TryGetKey(request.RemoteSocketAddress, out var address)) return null;
+            return _controller.PodAddresses.TryGetNamespace(address, out var ns) ? SearchPathsOf(ns)[i] : null;
         }
         return null;
     }
