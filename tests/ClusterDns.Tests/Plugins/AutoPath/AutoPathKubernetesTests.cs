@@ -134,6 +134,17 @@ public sealed class AutoPathKubernetesTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_pod_gets_the_CNAME_even_after_a_client_that_is_no_pod_got_the_NXDOMAIN_cached()
+    {
+        Assert.Equal(MessageStatus.NameError, (await QueryAsync("external.example.default.svc.cluster.local", NoPod)).Status);
+
+        var fromPod = await QueryAsync("external.example.default.svc.cluster.local", DefaultPod);
+
+        Assert.Equal(MessageStatus.NoError, fromPod.Status);
+        Assert.Equal(["192.0.2.7"], KubernetesTestCluster.Addresses(fromPod));
+    }
+
+    [Fact]
     public async Task A_pod_of_another_namespace_or_on_the_host_network_walks_as_without_autopath()
     {
         Assert.Equal(MessageStatus.NameError, (await QueryAsync("external.example.default.svc.cluster.local", DemoPod)).Status);
