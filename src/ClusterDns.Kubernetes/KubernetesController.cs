@@ -79,6 +79,9 @@ public sealed class KubernetesController : IReflectorSink<ServiceRecord>, IRefle
 
     public NameIndex Index { get; }
 
+    /// <summary>Pod IP to namespace (pods verified only): who a client is, for autopath.</summary>
+    public PodAddressIndex PodAddresses { get; } = new();
+
     /// <summary>Every informer has listed once and its names are published.</summary>
     public bool IsSynced
     {
@@ -376,7 +379,9 @@ public sealed class KubernetesController : IReflectorSink<ServiceRecord>, IRefle
         foreach (var key in _dirtyPods)
         {
             parts.Clear();
-            if (_options.Pods == PodMode.Verified && _pods.TryGetValue(key, out var pod) && Exposed(pod.Namespace)) BuildPodParts(pod, OwnerOf("pod:" + key), parts);
+            var found = _pods.TryGetValue(key, out var pod);
+            if (_options.Pods == PodMode.Verified && found && Exposed(pod!.Namespace)) BuildPodParts(pod, OwnerOf("pod:" + key), parts);
+            PodAddresses.Set(key, found ? pod : null);
             SetOwner("pod:" + key, null, parts);
         }
         foreach (var ns in _dirtyNamespaces)

@@ -37,6 +37,8 @@ public sealed record KubernetesOptions
     public IReadOnlyList<string>? Fallthrough { get; init; }
     public bool IgnoreEmptyService { get; init; }
     public TimeSpan StartupTimeout { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>The search domains of the server's own resolv.conf, which autopath tries after a Pod's cluster domains.</summary>
+    public IReadOnlyList<string> HostSearchDomains { get; init; } = [];
 
     public bool WatchPods => Pods == PodMode.Verified;
     public bool WatchNamespaces => NamespaceLabelSelector is not null;

@@ -1,5 +1,7 @@
 using System.Net;
+using System.Collections.Concurrent;
 using ClusterDns.Kubernetes.Records;
+using ClusterDns.Server.Plugins.AutoPath;
 using ClusterDns.Server.Corefile;
 using ClusterDns.Server.Pipeline;
 using ClusterDns.Server.Wire;
@@ -11,8 +13,11 @@ namespace ClusterDns.Kubernetes;
 /// kubernetes: authoritative answers for the cluster's Services, endpoints and Pods from a lock-free index of ready
 /// wire answers, SERVFAIL until the informers synced, NXDOMAIN/NODATA with the zone's SOA, fallthrough on NXDOMAIN.
 /// </summary>
-public sealed class KubernetesPlugin : DnsPlugin, IReadinessReporter, IZoneDataVersion
+public sealed class KubernetesPlugin : DnsPlugin, IReadinessReporter, IZoneDataVersion, IAutoPathProvider
 {
+    /// <summary>Where the host search domains come from, which CoreDNS appends to a Pod's search path for autopath.</summary>
+    public const string HostResolvConf = "/etc/resolv.conf";
+
     public const string PluginName = "kubernetes";
 
     public static readonly PluginDefinition Definition = new(PluginName, Setup);
@@ -21,6 +26,9 @@ public sealed class KubernetesPlugin : DnsPlugin, IReadinessReporter, IZoneDataV
     private readonly KubernetesController _controller;
     private readonly byte[][] _zones;
     private readonly bool[] _fallthrough;
+    private readonly byte[][] _forwardZones;
+    // Namespace to its search path in each forward zone; built on first use, then read without a lock.
+    private readonly ConcurrentDictionary<string, byte[][][]> _searchPaths = new(StringComparer.Ordinal);
 
     public KubernetesPlugin(KubernetesOptions options, KubernetesController controller)
     {
@@ -32,6 +40,7 @@ public sealed class KubernetesPlugin : DnsPlugin, IReadinessReporter, IZoneDataV
         {
             _zones[i] = DnsName.Encode(options.Zones[i]);
         }
+        _forwardZones = [.. options.ForwardZones.Select(zone => DnsName.Encode(zone))];
         FallthroughZones = options.Fallthrough is null ? null : [.. options.Fallthrough.Select(zone => DnsName.Encode(zone))];
     }
 
@@ -54,6 +63,17 @@ public sealed class KubernetesPlugin : DnsPlugin, IReadinessReporter, IZoneDataV
     private static DnsPlugin Setup(PluginSetupContext context, Directive directive)
     {
         var options = KubernetesSetup.Parse(directive, context.Zones);
+        if (options.Pods == PodMode.Verified && File.Exists(HostResolvConf))
+        {
+            try
+            {
+                options = options with { HostSearchDomains = ResolvConf.ReadSearch(HostResolvConf) };
+            }
+            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or FormatException)
+            {
+                // As CoreDNS: an unreadable resolv.conf only leaves the host domains out of autopath's search path.
+            }
+        }
         var services = context.Services;
         var controller = new KubernetesController(options, services.LoggerFactory, services.TimeProvider, services.Random);
         var logger = services.LoggerFactory.CreateLogger(KubernetesLog.Category);
@@ -136,6 +156,39 @@ public sealed class KubernetesPlugin : DnsPlugin, IReadinessReporter, IZoneDataV
 
         if (FallthroughZones is { } fallthrough && Falls(qname, fallthrough)) return NextOrFailure(request, writer);
         return Negative(request, writer, zone, DnsRcode.NxDomain);
+    }
+
+    public string? AutoPathUnavailableReason => _options.Pods == PodMode.Verified
+        ? null
+        : "autopath @kubernetes needs 'pods verified' in the kubernetes block (the client's namespace comes from its Pod)";
+
+    /// <summary>
+    /// The search path a Pod's resolv.conf has, as CoreDNS builds it: <c>&lt;ns&gt;.svc.&lt;zone&gt;</c>,
+    /// <c>svc.&lt;zone&gt;</c>, <c>&lt;zone&gt;</c> for the zone of the query, then the host's search domains.
+    /// </summary>
+    public byte[][]? SearchPathFor(DnsRequestContext request)
+    {
+        var qname = request.QName;
+        for (var i = 0; i < _forwardZones.Length; i++)
+        {
+            if (!DnsName.IsSubdomain(qname, _forwardZones[i])) continue;
+            if (!ClientAddress.TryGetKey(request.RemoteSocketAddress, out var address)) return null;
+            return _controller.PodAddresses.TryGetNamespace(address, out var ns) ? SearchPathsOf(ns)[i] : null;
+        }
+        return null;
+    }
+
+    private byte[][][] SearchPathsOf(string ns)
+    {
+        if (_searchPaths.TryGetValue(ns, out var paths)) return paths;
+        var zones = _options.ForwardZones;
+        paths = new byte[zones.Count][][];
+        for (var i = 0; i < paths.Length; i++)
+        {
+            var zone = zones[i] == "." ? "" : zones[i];
+            paths[i] = SearchPath.Build([$"{ns}.svc.{zone}", $"svc.{zone}", zones[i]], _options.HostSearchDomains);
+        }
+        return _searchPaths.GetOrAdd(ns, paths);
     }
 
     private int MatchZone(ReadOnlySpan<byte> qname)

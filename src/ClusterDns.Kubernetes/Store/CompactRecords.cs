@@ -26,8 +26,14 @@ public sealed record EndpointSliceRecord(string Namespace, string Name, string S
     public string ServiceKey => Namespace + "/" + ServiceName;
 }
 
-public sealed record PodRecord(string Namespace, string Name, byte[][] IPs)
+/// <summary>
+/// The fields of a Pod that answers need. <see cref="IdentifiesClient"/>: whether its IP names it alone, which a Pod on
+/// the host network (the node's IP) or one that finished (its IP is free for the next Pod) does not.
+/// </summary>
+public sealed record PodRecord(string Namespace, string Name, byte[][] IPs, bool HostNetwork = false, bool Finished = false)
 {
+    public bool IdentifiesClient => !HostNetwork && !Finished;
+
     public string Key => Namespace + "/" + Name;
 }
 
@@ -115,7 +121,9 @@ public static class CompactRecordConverter
         {
             AddIp(ips, pod.Status?.PodIP);
         }
-        return new PodRecord(pod.Metadata.NamespaceProperty ?? "", pod.Metadata.Name, [.. ips]);
+        var phase = pod.Status?.Phase;
+        return new PodRecord(pod.Metadata.NamespaceProperty ?? "", pod.Metadata.Name, [.. ips], pod.Spec?.HostNetwork == true,
+            phase is "Succeeded" or "Failed");
     }
 
     public static NamespaceRecord ToRecord(V1Namespace ns) => new(ns.Metadata.Name);

@@ -38,7 +38,9 @@ public sealed class ServerConfiguration
                 servers.Add($"{key.Scheme}://:{key.Port ?? defaultPort}");
             }
             var plugins = new List<DnsPlugin>();
-            var context = new PluginSetupContext(block, zones, servers, options, services, configuration._startup, configuration._shutdown, plugins);
+            var blockComplete = new List<Action>();
+            var context = new PluginSetupContext(block, zones, servers, options, services, configuration._startup, configuration._shutdown, plugins,
+                blockComplete);
             var byOrder = new List<(int Order, DnsPlugin Plugin)>();
             var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var directive in block.Directives)
@@ -69,6 +71,7 @@ public sealed class ServerConfiguration
                 byOrder.Add((PluginCatalog.IndexOf(directive.Name), plugin));
                 if (plugin is IReadinessReporter reporter) configuration.ReadinessReporters.Add(reporter);
             }
+            foreach (var check in blockComplete) check();
             byOrder.Sort((a, b) => a.Order.CompareTo(b.Order));
             for (var i = 0; i < byOrder.Count - 1; i++) byOrder[i].Plugin.Next = byOrder[i + 1].Plugin;
             configuration.Plugins.AddRange(plugins);

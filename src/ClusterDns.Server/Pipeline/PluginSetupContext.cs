@@ -12,10 +12,13 @@ public sealed class PluginSetupContext
     private readonly List<Func<CancellationToken, Task>> _startup;
     private readonly List<Func<Task>> _shutdown;
     private readonly List<DnsPlugin> _plugins;
+    private readonly List<Action> _blockComplete;
 
     internal PluginSetupContext(ServerBlock block, IReadOnlyList<string> zones, IReadOnlyList<string> servers, ServerBlockOptions options,
-        ServerServices services, List<Func<CancellationToken, Task>> startup, List<Func<Task>> shutdown, List<DnsPlugin> plugins)
+        ServerServices services, List<Func<CancellationToken, Task>> startup, List<Func<Task>> shutdown, List<DnsPlugin> plugins,
+        List<Action> blockComplete)
     {
+        _blockComplete = blockComplete;
         Block = block;
         Zones = zones;
         Servers = servers;
@@ -36,6 +39,12 @@ public sealed class PluginSetupContext
 
     /// <summary>Runs when the configuration goes live (initial start or reload); a throw fails the reload.</summary>
     public void OnStartup(Func<CancellationToken, Task> action) => _startup.Add(action);
+
+    /// <summary>
+    /// Runs once every plugin of the block is set up, still within setup: checks across plugins (autopath needs
+    /// its provider) throw a <see cref="CorefileException"/> here so the Corefile is refused with file:line.
+    /// </summary>
+    public void OnBlockComplete(Action action) => _blockComplete.Add(action);
 
     /// <summary>Runs when the configuration is retired (reload replaced it, or the server stops).</summary>
     public void OnShutdown(Func<Task> action) => _shutdown.Add(action);

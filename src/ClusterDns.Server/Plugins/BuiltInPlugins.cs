@@ -1,5 +1,6 @@
 using ClusterDns.Server.Pipeline;
 using ClusterDns.Server.Plugins.Any;
+using ClusterDns.Server.Plugins.AutoPath;
 using ClusterDns.Server.Plugins.Bind;
 using ClusterDns.Server.Plugins.Bufsize;
 using ClusterDns.Server.Plugins.Cache;
@@ -32,6 +33,7 @@ public static class BuiltInPlugins
         .Add(AnyPlugin.Definition)
         .Add(LoadBalancePlugin.Definition)
         .Add(CachePlugin.Definition)
+        .Add(AutoPathPlugin.Definition)
         .Add(HostsPlugin.Definition)
         .Add(LoopPlugin.Definition)
         .Add(ForwardPlugin.Definition)

@@ -25,18 +25,21 @@ public static class DnsTestClient
         return message;
     }
 
-    public static async Task<Message> QueryAsync(IPEndPoint server, string name, DnsType type = DnsType.A, bool tcp = false, ushort? udpSize = null)
+    /// <param name="from">The local address to send from (a loopback address such as 127.0.0.2 that a test Pod owns).</param>
+    public static async Task<Message> QueryAsync(IPEndPoint server, string name, DnsType type = DnsType.A, bool tcp = false, ushort? udpSize = null,
+        IPAddress? from = null)
     {
         var query = BuildQuery(name, type, udpSize, (ushort)Random.Shared.Next(1, 65535));
-        var answer = tcp ? await ExchangeTcpAsync(server, query) : await ExchangeUdpAsync(server, query);
+        var answer = tcp ? await ExchangeTcpAsync(server, query, from: from) : await ExchangeUdpAsync(server, query, from: from);
         if (answer is null) throw new TimeoutException($"no answer from {server} for {name} {type}");
         return Parse(answer);
     }
 
     /// <summary>Sends raw bytes over UDP and returns the reply, or null if none came within the timeout.</summary>
-    public static async Task<byte[]?> ExchangeUdpAsync(IPEndPoint server, byte[] query, TimeSpan? timeout = null)
+    public static async Task<byte[]?> ExchangeUdpAsync(IPEndPoint server, byte[] query, TimeSpan? timeout = null, IPAddress? from = null)
     {
         using var socket = new Socket(server.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        if (from is not null) socket.Bind(new IPEndPoint(from, 0));
         socket.Connect(server);
         await socket.SendAsync(query, SocketFlags.None);
         var buffer = new byte[65535];
@@ -53,9 +56,10 @@ public static class DnsTestClient
     }
 
     /// <summary>Sends one framed query over a new TCP connection and returns the reply, or null if none came.</summary>
-    public static async Task<byte[]?> ExchangeTcpAsync(IPEndPoint server, byte[] query, TimeSpan? timeout = null)
+    public static async Task<byte[]?> ExchangeTcpAsync(IPEndPoint server, byte[] query, TimeSpan? timeout = null, IPAddress? from = null)
     {
         using var client = new TcpClient(server.AddressFamily);
+        if (from is not null) client.Client.Bind(new IPEndPoint(from, 0));
         await client.ConnectAsync(server);
         var stream = client.GetStream();
         await WriteFrameAsync(stream, query);

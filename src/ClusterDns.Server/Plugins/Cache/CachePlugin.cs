@@ -25,6 +25,7 @@ public sealed partial class CachePlugin : DnsPlugin
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private (IZoneDataVersion Source, byte[] Zone)[] _versionSources = [];
+    private IClientDependentAnswers[] _clientDependent = [];
 
     public CachePlugin(CacheOptions options, IReadOnlyList<string> servers, TimeProvider time, ILogger logger)
     {
@@ -60,6 +61,12 @@ public sealed partial class CachePlugin : DnsPlugin
                 if (other is IZoneDataVersion source) sources.Add(source);
             }
             plugin.UseVersionSources(sources);
+            var clientDependent = new List<IClientDependentAnswers>();
+            foreach (var other in context.Plugins)
+            {
+                if (other is IClientDependentAnswers dependent) clientDependent.Add(dependent);
+            }
+            plugin.UseClientDependentAnswers(clientDependent);
             return Task.CompletedTask;
         });
         return plugin;
@@ -76,6 +83,12 @@ public sealed partial class CachePlugin : DnsPlugin
         _versionSources = [.. list];
     }
 
+    /// <summary>
+    /// The plugins after this one whose answers depend on the client (autopath): their answers get keys of their own,
+    /// so a Pod's autopath answer never reaches a client that would walk its search path instead (CoreDNS #3765).
+    /// </summary>
+    public void UseClientDependentAnswers(IEnumerable<IClientDependentAnswers> plugins) => _clientDependent = [.. plugins];
+
     private CacheMetrics.ServerSet MetricsFor(DnsRequestContext request)
     {
         var server = request.Zone?.Server;
@@ -91,15 +104,24 @@ public sealed partial class CachePlugin : DnsPlugin
         return metrics[0];
     }
 
-    private static int WriteKey(DnsRequestContext request, Span<byte> key)
+    private int WriteKey(DnsRequestContext request, Span<byte> key)
     {
         var name = request.QName;
         name.CopyTo(key);
         var position = name.Length;
         BinaryPrimitives.WriteUInt16BigEndian(key[position..], request.QType);
         BinaryPrimitives.WriteUInt16BigEndian(key[(position + 2)..], request.QClass);
-        key[position + 4] = (byte)((request.DnssecOk ? 1 : 0) | (request.CheckingDisabled ? 2 : 0));
+        key[position + 4] = (byte)((request.DnssecOk ? 1 : 0) | (request.CheckingDisabled ? 2 : 0) | (DependsOnClient(request) ? 4 : 0));
         return position + 5;
+    }
+
+    private bool DependsOnClient(DnsRequestContext request)
+    {
+        foreach (var plugin in _clientDependent)
+        {
+            if (plugin.DependsOnClient(request)) return true;
+        }
+        return false;
     }
 
     public override ValueTask<int> ServeDnsAsync(DnsRequestContext request, IDnsResponseWriter writer)
@@ -196,7 +218,7 @@ public sealed partial class CachePlugin : DnsPlugin
         // The request context is pooled by the transport: the background work needs a copy of its own.
         var copy = new DnsRequestContext();
         request.Query.CopyTo(copy.QueryBuffer);
-        copy.Reset(request.QueryLength, request.Transport, null, request.LocalPort, CancellationToken.None);
+        copy.Reset(request.QueryLength, request.Transport, CopyOf(request.RemoteSocketAddress), request.LocalPort, CancellationToken.None);
         if (copy.Parse() != DnsRequestContext.ParseResult.Ok)
         {
             copy.Dispose();
@@ -220,6 +242,15 @@ public sealed partial class CachePlugin : DnsPlugin
                 copy.Dispose();
             }
         });
+    }
+
+    /// <summary>The client's address, copied: the transport reuses its own for the next query.</summary>
+    private static System.Net.SocketAddress? CopyOf(System.Net.SocketAddress? address)
+    {
+        if (address is null) return null;
+        var copy = new System.Net.SocketAddress(address.Family, address.Size);
+        address.Buffer.Span.CopyTo(copy.Buffer.Span);
+        return copy;
     }
 
     /// <summary>The version of the live data behind <paramref name="name"/> now, taken before the answer is produced.</summary>
