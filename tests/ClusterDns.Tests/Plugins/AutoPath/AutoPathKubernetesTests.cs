@@ -31,7 +31,7 @@ public sealed class AutoPathKubernetesTests : IAsyncLifetime
         _emulator.Store.Apply(Pod("default", "client", "127.0.0.2"));
         _emulator.Store.Apply(Pod("demo", "other-client", "127.0.0.3"));
         _emulator.Store.Apply(Pod("default", "node-agent", "127.0.0.4", hostNetwork: true));
-        _server = await KubernetesTestCluster.StartServerAsync(Corefile(_emulator.BaseAddress));
+        _server = await TestDnsServer.StartAsync(Corefile(_emulator.BaseAddress));
     }
 
     public async Task DisposeAsync()
