@@ -111,6 +111,8 @@ public sealed partial class DnsServerHost : IAsyncDisposable
 
     private async Task ActivateAsync(ServerConfiguration next, CancellationToken cancellationToken)
     {
+        // While the first configuration starts, /ready names the plugins it waits for (kubernetes' first list).
+        if (_current is null) Services.ReadinessReporters = next.ReadinessReporters;
         await next.StartAsync(cancellationToken).ConfigureAwait(false);
         // Bind what is new before anything old goes away, so a port that cannot be bound fails the whole swap.
         var opened = new List<ListenAddress>();
@@ -149,6 +151,7 @@ public sealed partial class DnsServerHost : IAsyncDisposable
         var previous = _current;
         _current = next;
         Services.ReadinessReporters = next.ReadinessReporters;
+        Services.IsServing = true;
         ConfigurationLoaded?.Invoke(next);
         if (previous is not null) await previous.StopAsync().ConfigureAwait(false);
     }
