@@ -5,7 +5,7 @@ namespace ClusterDns.LoadCheck;
 
 /// <summary>
 /// A load checker for fault scenarios: dnsperf counts rcodes, this counts wrong answers. Two modes:
-///   udp      --server IP:PORT --rate QPS --seconds S [--timeout-ms MS] [--window-ms MS] [--marks FILE]
+///   udp      --server IP:PORT --rate QPS --seconds S [--timeout-ms MS] [--window-ms MS] [--marks FILE] [--until-file FILE]
 ///            --expect "NAME TYPE ANSWERS"... | --expect-file FILE
 ///   tcp-hold --server IP:PORT --connections N --half-frames M --seconds S
 /// </summary>
@@ -45,7 +45,7 @@ internal static class Program
             }
             if (expectations.Count == 0) throw new ArgumentException("udp needs --expect or --expect-file");
             var checker = new UdpChecker(server, expectations, Int(options, "rate", 2000), seconds,
-                TimeSpan.FromMilliseconds(Int(options, "timeout-ms", 2000)));
+                TimeSpan.FromMilliseconds(Int(options, "timeout-ms", 2000)), options.GetValueOrDefault("until-file"));
             var log = checker.Run();
             new PhaseReport(log, options.GetValueOrDefault("marks")).Print(Console.Out, Int(options, "window-ms", 1000));
             return 0;

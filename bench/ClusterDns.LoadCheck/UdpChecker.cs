@@ -17,11 +17,14 @@ internal sealed class UdpChecker
     private readonly int _rate;
     private readonly TimeSpan _duration;
     private readonly TimeSpan _timeout;
+    private readonly string? _untilFile;
     private readonly QueryLog _log;
     private readonly int[] _indexById = new int[65536];
 
-    public UdpChecker(IPEndPoint server, IReadOnlyList<Expectation> expectations, int rate, TimeSpan duration, TimeSpan timeout)
+    /// <param name="untilFile">when this file appears, sending stops early (a fault script ends the run).</param>
+    public UdpChecker(IPEndPoint server, IReadOnlyList<Expectation> expectations, int rate, TimeSpan duration, TimeSpan timeout, string? untilFile)
     {
+        _untilFile = untilFile;
         _server = server;
         _expectations = expectations;
         _rate = rate;
@@ -46,8 +49,14 @@ internal sealed class UdpChecker
         long total = (long)(_rate * _duration.TotalSeconds);
         int sent = 0;
         ushort id = 0;
+        long nextFileCheck = 0;
         while (sent < total)
         {
+            if (_untilFile is not null && clock.ElapsedMilliseconds >= nextFileCheck)
+            {
+                if (File.Exists(_untilFile)) break;
+                nextFileCheck = clock.ElapsedMilliseconds + 100;
+            }
             long due = Math.Min(total, (long)(clock.Elapsed.TotalSeconds * _rate));
             while (sent < due)
             {
