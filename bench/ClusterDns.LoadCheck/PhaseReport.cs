@@ -5,7 +5,7 @@ namespace ClusterDns.LoadCheck;
 /// <summary>
 /// Splits the query log into phases by the marks a fault script wrote (lines "LABEL UNIX_MS": from that moment on,
 /// queries belong to LABEL; before the first mark, to "before"), and prints per time window and per phase: sent,
-/// answered, correct, wrong, lost.
+/// answered, correct, wrong, late, lost.
 /// </summary>
 internal sealed class PhaseReport
 {
@@ -67,7 +67,7 @@ internal sealed class PhaseReport
 
     private sealed class Tally
     {
-        private long _sent, _correct, _wrong;
+        private long _sent, _correct, _wrong, _late;
         private float _maxLatency;
 
         public void Add(QueryStatus status, float latency)
@@ -75,6 +75,7 @@ internal sealed class PhaseReport
             _sent++;
             if (status == QueryStatus.Correct) _correct++;
             else if (status == QueryStatus.Wrong) _wrong++;
+            else if (status == QueryStatus.Late) _late++;
             if (status != QueryStatus.Pending && latency > _maxLatency) _maxLatency = latency;
         }
 
@@ -83,15 +84,16 @@ internal sealed class PhaseReport
             _sent += other._sent;
             _correct += other._correct;
             _wrong += other._wrong;
+            _late += other._late;
             _maxLatency = Math.Max(_maxLatency, other._maxLatency);
         }
 
         public override string ToString()
         {
-            long answered = _correct + _wrong;
+            long answered = _correct + _wrong + _late;
             double percent = _sent == 0 ? 100 : 100.0 * _correct / _sent;
             return string.Create(CultureInfo.InvariantCulture,
-                $"sent={_sent} answered={answered} correct={_correct} correct%={percent:F2} wrong={_wrong} lost={_sent - answered} max_ms={_maxLatency:F1}");
+                $"sent={_sent} answered={answered} correct={_correct} correct%={percent:F2} wrong={_wrong} late={_late} lost={_sent - answered} max_ms={_maxLatency:F1}");
         }
     }
 }

@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace ClusterDns.LoadCheck;
 
-internal enum QueryStatus : byte { Pending, Correct, Wrong }
+internal enum QueryStatus : byte { Pending, Correct, Wrong, Late }
 
 /// <summary>What happened to every query sent: when (ms since start), which expectation, and its outcome.</summary>
 internal sealed class QueryLog

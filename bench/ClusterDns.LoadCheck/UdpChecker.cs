@@ -80,7 +80,7 @@ internal sealed class UdpChecker
             Thread.Sleep(1);
         }
         _log.Count = sent;
-        Thread.Sleep(_timeout + TimeSpan.FromMilliseconds(100));
+        Thread.Sleep(_timeout + _timeout); // late answers still count as late, not lost
         _stopped = true;
         socket.Close();
         receiver.Join();
@@ -114,14 +114,15 @@ internal sealed class UdpChecker
             if (index < 0 || _log.Status[index] != QueryStatus.Pending) continue;
             var expectation = _expectations[_log.Expectation[index]];
             double latency = clock.Elapsed.TotalMilliseconds - _log.SentMs[index];
-            if (latency > _timeout.TotalMilliseconds) continue; // too late: stays lost
             var message = buffer.AsSpan(0, length);
             if (!DnsWire.QuestionMatches(message, expectation.Query)) continue; // a late reply to a reused ID
             bool read = DnsWire.TryRead(message, expectation.Type, out var answer);
             bool correct = read && expectation.IsCorrect(answer);
-            _log.Status[index] = correct ? QueryStatus.Correct : QueryStatus.Wrong;
+            // An answer after the timeout is one a client has given up on; kept apart from lost, which never came.
+            bool late = latency > _timeout.TotalMilliseconds;
+            _log.Status[index] = late ? QueryStatus.Late : correct ? QueryStatus.Correct : QueryStatus.Wrong;
             _log.LatencyMs[index] = (float)latency;
-            if (!correct) _log.NoteWrong(expectation, read ? answer.ToString() : "malformed");
+            if (!correct && !late) _log.NoteWrong(expectation, read ? answer.ToString() : "malformed");
         }
     }
 }

@@ -57,9 +57,9 @@ finish_load() {
     untrack "$CHECKER_PID"; untrack "$DNSPERF_PID"
 }
 
-phase() { # phase NAME LABEL -> "sent correct% wrong lost"
+phase() { # phase NAME LABEL -> "sent correct% wrong late lost"
     awk -v l="phase=$2" '$1 == l { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-        printf "%s %s %s %s", v["sent"], v["correct%"], v["wrong"], v["lost"] }' "$WORK/$1.check"
+        printf "%s %s %s %s %s", v["sent"], v["correct%"], v["wrong"], v["late"], v["lost"] }' "$WORK/$1.check"
 }
 
 dnsperf_lost() { awk '/Queries lost:/ { print $3 "" $4 }' "$WORK/$1.dnsperf"; }
@@ -67,7 +67,7 @@ dnsperf_lost() { awk '/Queries lost:/ { print $3 "" $4 }' "$WORK/$1.dnsperf"; }
 record() { # record NAME SCENARIO-TITLE NOTES
     local during after
     during=$(phase "$1" fault); after=$(phase "$1" after)
-    printf '%-34s | %-30s | %-30s | %s\n' "$2" "${during:--}" "${after:--}" "$3 dnsperf lost $(dnsperf_lost "$1")" | tee -a "$RESULTS"
+    printf '%-34s | %-36s | %-36s | %s\n' "$2" "${during:--}" "${after:--}" "$3 dnsperf lost $(dnsperf_lost "$1")" | tee -a "$RESULTS"
     grep '^wrong:' "$WORK/$1.check" | head -5 >&2 || true
 }
 
@@ -195,7 +195,7 @@ require_tools
 build
 write_expectations
 : >"$RESULTS"
-printf '%-34s | %-30s | %-30s | %s\n' "scenario" "fault: sent correct% wrong lost" "after: sent correct% wrong lost" "notes" | tee -a "$RESULTS"
+printf '%-34s | %-36s | %-36s | %s\n' "scenario" "fault: sent correct% wrong late lost" "after: sent correct% wrong late lost" "notes" | tee -a "$RESULTS"
 for s in "${SCENARIOS[@]}"; do
     log "scenario $s"
     "scenario_$s"
