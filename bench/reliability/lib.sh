@@ -12,6 +12,7 @@ HEALTH_PORT=$((PORT_BASE + 81))
 READY_PORT=$((PORT_BASE + 82))
 METRICS_PORT=$((PORT_BASE + 83))
 PUBLISH_DIR=${PUBLISH_DIR:-$WORK/publish}
+# A NativeAOT publish has no ClusterDns.KubeEmulator.dll: point EMULATOR_DIR at a framework-dependent one.
 LOADCHECK="$WORK/loadcheck/ClusterDns.LoadCheck.dll"
 CONFIGMAP="$WORK/configmap"
 STARTED_PIDS=()
@@ -34,7 +35,7 @@ require_tools() {
 # The same publish command as the Dockerfile's build stage (unless PUBLISH_DIR points at an existing one).
 build() {
     mkdir -p "$WORK"
-    if [[ ! -f "$PUBLISH_DIR/ClusterDns.dll" ]]; then
+    if [[ ! -f "$PUBLISH_DIR/ClusterDns.dll" && ! -x "$PUBLISH_DIR/ClusterDns" ]]; then
         log "dotnet publish src/ClusterDns -c Release -o $PUBLISH_DIR"
         dotnet publish "$ROOT/src/ClusterDns" -c Release -o "$PUBLISH_DIR" >"$WORK/publish.log" 2>&1 || { cat "$WORK/publish.log"; exit 1; }
     fi
@@ -64,7 +65,7 @@ wait_port_free() {
 EMULATOR_PID=
 start_emulator() {
     wait_port_free "$API_PORT"
-    dotnet "$PUBLISH_DIR/ClusterDns.KubeEmulator.dll" --port "$API_PORT" --demo >>"$WORK/emulator.log" 2>&1 &
+    dotnet "${EMULATOR_DIR:-$PUBLISH_DIR}/ClusterDns.KubeEmulator.dll" --port "$API_PORT" --demo >>"$WORK/emulator.log" 2>&1 &
     EMULATOR_PID=$!
     track "$EMULATOR_PID"
     local i
