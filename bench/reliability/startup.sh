@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The published binary: size on disk, time from start to the first answer (a cluster name from the KubeEmulator),
 # and RSS at idle 10 s later. Runs the publish output in PUBLISH_DIR as the Dockerfile does (`dotnet ClusterDns.dll`),
-# or its native executable when there is no ClusterDns.dll (a NativeAOT publish).
+# or its executable for a self-contained or NativeAOT publish (then EMULATOR_DIR names a framework-dependent publish
+# for the KubeEmulator).
 #
 #   PUBLISH_DIR=/tmp/out bench/reliability/startup.sh [RUNS]       (default 3)
 set -euo pipefail
@@ -12,7 +13,8 @@ RUNS=${1:-3}
 trap stop_all EXIT
 require_tools
 build
-if [[ -f "$PUBLISH_DIR/ClusterDns.dll" ]]; then SERVER=(dotnet "$PUBLISH_DIR/ClusterDns.dll"); else SERVER=("$PUBLISH_DIR/ClusterDns"); fi
+# Framework-dependent: through dotnet, as the Dockerfile. Self-contained (trimmed) or NativeAOT: the executable.
+if [[ -f "$PUBLISH_DIR/ClusterDns.dll" && ! -f "$PUBLISH_DIR/libcoreclr.so" ]]; then SERVER=(dotnet "$PUBLISH_DIR/ClusterDns.dll"); else SERVER=("$PUBLISH_DIR/ClusterDns"); fi
 echo "publish size: $(du -sh --apparent-size "$PUBLISH_DIR" | cut -f1) ($(du -sh --apparent-size --exclude='*.pdb' --exclude='*.dbg' "$PUBLISH_DIR" | cut -f1) without symbols); ${SERVER[*]}"
 
 start_emulator
