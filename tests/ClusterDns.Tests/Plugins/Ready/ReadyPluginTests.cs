@@ -85,7 +85,8 @@ public sealed class ReadyPluginTests
         Assert.Equal(sent, answered);
 
         await stopping;
-        Assert.True(stopwatch.Elapsed >= TimeSpan.FromSeconds(2), $"stopped after {stopwatch.Elapsed}");
+        // The lameduck timer may fire a few milliseconds before the stopwatch reads 2 s (seen: 1.9978 s).
+        Assert.True(stopwatch.Elapsed >= TimeSpan.FromSeconds(1.9), $"stopped after {stopwatch.Elapsed}");
         byte[]? late;
         try
         {
