@@ -152,6 +152,7 @@ public sealed partial class DnsServerHost : IAsyncDisposable
         var previous = _current;
         _current = next;
         Services.ReadinessReporters = next.ReadinessReporters;
+        Services.IsServing = true;
         ConfigurationLoaded?.Invoke(next);
         if (previous is not null) await previous.StopAsync().ConfigureAwait(false);
     }

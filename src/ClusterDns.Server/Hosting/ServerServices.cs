@@ -27,7 +27,14 @@ public sealed class ServerServices
     /// <summary>Set once SIGTERM arrived: /ready turns 503 while lameduck keeps serving.</summary>
     public bool IsShuttingDown { get; internal set; }
 
-    /// <summary>The readiness reporters of the configuration currently serving.</summary>
+    /// <summary>
+    /// Set once the first configuration's listeners are bound. Until then /ready answers 503: the HTTP endpoints start
+    /// with the plugins, before startup hooks such as kubernetes' wait for the API, and a pod marked ready before its
+    /// DNS port is open loses the queries sent to it.
+    /// </summary>
+    public bool IsServing { get; internal set; }
+
+    /// <summary>The readiness reporters of the configuration currently serving (before that, of the one starting).</summary>
     public IReadOnlyList<IReadinessReporter> ReadinessReporters { get; internal set; } = [];
 
     /// <summary>How long to keep serving after SIGTERM (health's lameduck), as set by the serving configuration.</summary>

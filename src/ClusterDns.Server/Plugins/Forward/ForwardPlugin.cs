@@ -97,7 +97,7 @@ public sealed partial class ForwardPlugin : DnsPlugin, IDisposable
             var position = 0;
             while (_time.GetElapsedTime(start) < Options.QueryTimeout && !request.Aborted.IsCancellationRequested)
             {
-                var upstream = Pick(order, ref position);
+                var upstream = Pick(order, ref position, out var everyUpstreamDown);
                 if (upstream is null) return DnsRcode.ServFail; // every upstream down and failfast asked for it
                 BinaryPrimitives.WriteUInt16BigEndian(query, (ushort)Random.Shared.Next(0, 65536));
                 var remaining = Options.QueryTimeout - _time.GetElapsedTime(start);
@@ -119,6 +119,12 @@ public sealed partial class ForwardPlugin : DnsPlugin, IDisposable
                     lastError = exception;
                     upstream.ReportFailure();
                     LogUpstreamFailed(_logger, upstream.Address.Label, exception.Message);
+                    // As CoreDNS: with every upstream down, one try of a random one, then SERVFAIL (not retries until
+                    // the timeout).
+                    if (everyUpstreamDown) break;
+                    // A refused send fails synchronously: yield, so retries never spin on the listener's receive
+                    // thread, which would hold up every other query on that socket until the timeout.
+                    await Task.Yield();
                     continue;
                 }
                 catch (OperationCanceledException)
@@ -179,13 +185,15 @@ public sealed partial class ForwardPlugin : DnsPlugin, IDisposable
     /// The next upstream that is not down, wrapping around; when all are down, a random one (CoreDNS assumes the
     /// health checks are broken then) or, with failfast_all_unhealthy_upstreams, none.
     /// </summary>
-    private UpstreamProxy? Pick(int[] order, ref int position)
+    private UpstreamProxy? Pick(int[] order, ref int position, out bool everyUpstreamDown)
     {
+        everyUpstreamDown = false;
         for (var tried = 0; tried < order.Length; tried++)
         {
             var candidate = _upstreams[order[position++ % order.Length]];
             if (!candidate.IsDown) return candidate;
         }
+        everyUpstreamDown = true;
         ForwardMetrics.HealthcheckBroken.Inc();
         if (Options.FailFastAllUnhealthy) return null;
         return _upstreams[Random.Shared.Next(_upstreams.Length)];

@@ -13,7 +13,8 @@ public sealed record ReadyOptions(string Address, ReadyMonitor Monitor);
 
 /// <summary>
 /// ready: <c>GET /ready</c> answers 200 <c>OK</c> once every plugin of the serving configuration that reports readiness
-/// is ready; else 503 with the names of those that are not, sorted and comma separated, as CoreDNS does. From the
+/// is ready and the DNS listeners are bound; else 503 with the names of those that are not, sorted and comma
+/// separated, as CoreDNS does (<c>Starting</c> when only the listeners are missing). From the
 /// moment shutdown begins it answers 503 <c>Shutting down</c>, so Kubernetes stops sending traffic during lameduck.
 /// With <c>monitor until-ready</c> (the default) a plugin that was ready once is not asked again.
 /// </summary>
@@ -91,7 +92,9 @@ public sealed class ReadyPlugin
         else
         {
             var notReady = NotReady(_services.ReadinessReporters, _options.Monitor);
-            (status, body) = notReady.Count == 0 ? (200, "OK") : (503, string.Join(',', notReady));
+            if (notReady.Count > 0) (status, body) = (503, string.Join(',', notReady));
+            else if (!_services.IsServing) (status, body) = (503, "Starting");
+            else (status, body) = (200, "OK");
         }
         var bytes = Encoding.UTF8.GetBytes(body);
         context.Response.StatusCode = status;
