@@ -89,7 +89,11 @@ public sealed partial class TcpListener : IDisposable
         {
             if (oldest is null || connection.LastActivity < oldest.LastActivity) oldest = connection;
         }
-        oldest?.Abort();
+        if (oldest is null) return;
+        // Out of the table at once: the connection leaves it itself only when its loop ends, and until then a flood
+        // of accepts would pick the same, already aborted, connection again while the real count grows past the cap.
+        _connections.TryRemove(oldest, out _);
+        oldest.Abort();
     }
 
     public void Dispose()
