@@ -368,8 +368,14 @@ measure() {                      # measure SCENARIO PLACEMENT SERVER PORT QUERYF
     dnsperf_for "$placement" 60 -s 127.0.0.1 -p "$port" -m "$mode" -d "$file" -n 1 "${DNSPERF_LOAD[@]}" >/dev/null 2>&1 || true
     for ((r = 1; r <= RUNS; r++)); do
         cpu0=$(cpu_seconds "$pid")
-        out=$(dnsperf_for "$placement" $((RUN_SECONDS + 60)) -s 127.0.0.1 -p "$port" -m "$mode" -d "$file" \
-            -l "$RUN_SECONDS" "${DNSPERF_LOAD[@]}" 2>&1) || die "dnsperf failed against $server: $out"
+        if ! out=$(dnsperf_for "$placement" $((RUN_SECONDS + 60)) -s 127.0.0.1 -p "$port" -m "$mode" -d "$file" \
+            -l "$RUN_SECONDS" "${DNSPERF_LOAD[@]}" 2>&1); then
+            # dnsperf itself gives up on some anchors (over TCP, dnsmasq's forked children close under it): note
+            # it and go on; a failure against ClusterDns is a result worth stopping for.
+            [[ $server == clusterdns* ]] && die "dnsperf failed against $server: $(tail -3 <<<"$out")"
+            log "  $scenario $placement $server run $r: dnsperf failed ($(tail -1 <<<"$out")); no further runs of it"
+            return 0
+        fi
         sleep 0.2                # dnsmasq reaps its TCP children
         cpu1=$(cpu_seconds "$pid")
         awk -v sc="$scenario" -v pl="$placement" -v sv="$server" -v r="$r" -v cpu="$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { print b - a }')" -v rss="$(rss_kb "$pid")" '
@@ -587,7 +593,8 @@ write_results() {
 # ---------------------------------------------------------------------------------------------------------------
 
 main() {
-    COMMAND_LINE="$([[ $QUICK == 1 ]] && echo 'BENCH_QUICK=1 ')bench/run.sh"
+    COMMAND_LINE=bench/run.sh
+    if [[ $QUICK == 1 ]]; then COMMAND_LINE="BENCH_QUICK=1 $COMMAND_LINE"; fi
     PLACEMENTS=(pinned unpinned)
     local cluster_servers=(clusterdns:$P_CD clusterdns-nocache:$P_CDNC knotd:$P_KNOT unbound:$P_UNBOUND dnsmasq:$P_DNSMASQ)
     local forward_servers=(clusterdns:$P_CD unbound:$P_UNBOUND dnsmasq:$P_DNSMASQ)
