@@ -67,7 +67,7 @@ public sealed class KubernetesPlugin : DnsPlugin, IReadinessReporter, IZoneDataV
         {
             try
             {
-                options = options with { HostSearchDomains = ResolvConf.ReadSearch(HostResolvConf) };
+                options = options with { HostSearchDomains = Server.Hosting.ResolvConf.ReadSearch(HostResolvConf) };
             }
             catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or FormatException)
             {

@@ -31,7 +31,7 @@ public sealed record AutoPathOptions
         if (!File.Exists(source)) throw directive.Error($"failed to parse '{source}': no such file");
         try
         {
-            return options with { Search = ResolvConf.ReadSearch(source) };
+            return options with { Search = Hosting.ResolvConf.ReadSearch(source) };
         }
         catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or FormatException or ArgumentException)
         {

@@ -178,14 +178,7 @@ public sealed record ForwardOptions
         {
             if (!File.Exists(text)) throw directive.Error($"resolv.conf '{text}' not found");
             var list = new List<UpstreamAddress>();
-            foreach (var line in File.ReadLines(text))
-            {
-                var fields = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
-                if (fields.Length >= 2 && fields[0] == "nameserver" && IPAddress.TryParse(fields[1].Split('%')[0], out var address))
-                {
-                    list.Add(new UpstreamAddress(new IPEndPoint(address, 53), false, null));
-                }
-            }
+            foreach (var address in Hosting.ResolvConf.ReadNameservers(text)) list.Add(new UpstreamAddress(new IPEndPoint(address, 53), false, null));
             return list;
         }
         var tls = false;
