@@ -120,10 +120,36 @@ public sealed class CommandLineTests
     }
 
     [Fact]
-    public async Task Demo_answers_the_sample_services_through_corefile_example()
+    public Task Demo_answers_the_sample_services_through_corefile_example() => AssertDemoServesAsync(Executable);
+
+    /// <summary>What the Dockerfile ships: the README's and the Dockerfile's publish command, then that binary's demo.</summary>
+    [Fact]
+    public async Task The_published_binary_serves_corefile_example_against_the_emulator()
+    {
+        var output = Directory.CreateTempSubdirectory("clusterdns-publish-");
+        try
+        {
+            var publish = await ProcessRunner.RunAsync("dotnet", ["publish", Path.Combine(RepositoryPaths.Root, "src", "ClusterDns"), "-c", "Release", "-o", output.FullName],
+                TimeSpan.FromMinutes(8));
+            Assert.True(publish.ExitCode == 0, publish.Output + publish.Error);
+
+            await AssertDemoServesAsync(Path.Combine(output.FullName, "ClusterDns.dll"));
+        }
+        finally
+        {
+            output.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// Runs <c>-demo</c> (Corefile.example against the emulator with the sample objects) and checks what an operator
+    /// checks first: a ClusterIP and a headless answer, /ready, and the metrics page. Both callers live in this
+    /// class, so they never hold Corefile.example's fixed HTTP ports at the same time.
+    /// </summary>
+    private static async Task AssertDemoServesAsync(string executable)
     {
         var port = FreeUdpPort();
-        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("dotnet", [Executable, "-demo", "-dns.port", port.ToString()])
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("dotnet", [executable, "-demo", "-dns.port", port.ToString()])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -147,6 +173,9 @@ public sealed class CommandLineTests
             Assert.Equal("10.96.100.10", Assert.IsType<Makaretu.Dns.ARecord>(Assert.Single(response.Answers)).Address.ToString());
             var headless = await DnsTestClient.QueryAsync(server, "web.default.svc.cluster.local.");
             Assert.Equal(2, headless.Answers.Count);
+            using var http = new HttpClient();
+            Assert.Equal("OK", await http.GetStringAsync("http://127.0.0.1:8181/ready"));
+            Assert.Contains("coredns_build_info{", await http.GetStringAsync("http://127.0.0.1:9153/metrics"));
         }
         finally
         {
