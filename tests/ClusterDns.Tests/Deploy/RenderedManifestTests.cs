@@ -208,8 +208,8 @@ public sealed class RenderedManifestTests(DeployRenders renders) : IClassFixture
         Assert.Equal(("k8s-app", "In", "kube-dns"), (expression.Key, expression.OperatorProperty, Assert.Single(expression.Values)));
 
         Assert.Equal(new ResourceQuantity("100m"), Container.Resources.Requests["cpu"]);
-        Assert.Equal(new ResourceQuantity("70Mi"), Container.Resources.Requests["memory"]);
-        Assert.Equal(new ResourceQuantity("170Mi"), Container.Resources.Limits["memory"]);
+        Assert.Equal(new ResourceQuantity("100Mi"), Container.Resources.Requests["memory"]);
+        Assert.Equal(new ResourceQuantity("300Mi"), Container.Resources.Limits["memory"]);
 
         var budget = Assert.Single(Base.All<V1PodDisruptionBudget>());
         Assert.Equal("1", budget.Spec.MaxUnavailable.Value);
