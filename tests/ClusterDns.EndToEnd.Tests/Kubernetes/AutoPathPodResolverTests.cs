@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using ClusterDns.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -32,73 +31,17 @@ public sealed class AutoPathPodResolverTests(ITestOutputHelper output) : IAsyncL
           - ip: 127.0.0.1
         """;
 
-    private readonly string _namespace = "cdns-ap-" + Guid.NewGuid().ToString("N")[..8];
-    private readonly List<Process> _processes = [];
-    private string? _workDirectory;
-    private bool _namespaceCreated;
+    private PodNetworkNamespace? _pod;
     private string? _skipReason;
 
     public async Task InitializeAsync()
     {
-        if (!OperatingSystem.IsLinux() || !IsRoot())
-        {
-            _skipReason = "needs root on Linux (ip netns)";
-            return;
-        }
-        if (!ProcessRunner.IsInstalled("ip") || !ProcessRunner.IsInstalled("getent") || !ProcessRunner.IsInstalled("curl"))
-        {
-            _skipReason = "needs ip (iproute2), getent and curl";
-            return;
-        }
-        var add = await ProcessRunner.RunAsync("ip", ["netns", "add", _namespace]);
-        if (add.ExitCode != 0)
-        {
-            _skipReason = "ip netns add failed: " + add.Error.Trim();
-            return;
-        }
-        _namespaceCreated = true;
-        var up = await ProcessRunner.RunAsync("ip", ["-n", _namespace, "link", "set", "lo", "up"]);
-        Assert.True(up.ExitCode == 0, up.Error);
-        var netnsEtc = Path.Combine("/etc/netns", _namespace);
-        Directory.CreateDirectory(netnsEtc);
-        await File.WriteAllTextAsync(Path.Combine(netnsEtc, "resolv.conf"),
-            "nameserver 127.0.0.1\nsearch default.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5 attempts:1 timeout:2\n");
-
-        _workDirectory = Path.Combine(Path.GetTempPath(), "clusterdns-e2e-" + _namespace);
-        Directory.CreateDirectory(_workDirectory);
-        var fixture = Path.Combine(_workDirectory, "pod.yaml");
+        (_pod, _skipReason) = await PodNetworkNamespace.CreateAsync("cdns-ap-", output, "curl");
+        if (_pod is null) return;
+        var fixture = Path.Combine(_pod.WorkDirectory, "pod.yaml");
         await File.WriteAllTextAsync(fixture, PodFixture);
-        Start(BuildOutput("ClusterDns.KubeEmulator", "ClusterDns.KubeEmulator.dll"), "--demo", "--fixture", fixture,
+        _pod.StartDotnet(PodNetworkNamespace.BuildOutput("ClusterDns.KubeEmulator", "ClusterDns.KubeEmulator.dll"), "--demo", "--fixture", fixture,
             "--port", ApiPort.ToString(CultureInfo.InvariantCulture));
-    }
-
-    private static bool IsRoot() => File.Exists("/proc/self/status")
-        && File.ReadLines("/proc/self/status").Any(line => line.StartsWith("Uid:", StringComparison.Ordinal) && line.Split('\t', StringSplitOptions.RemoveEmptyEntries)[1] == "0");
-
-    private static string BuildOutput(string project, string dll)
-    {
-        var configuration = AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
-        var path = Path.Combine(RepositoryPaths.Root, "src", project, "bin", configuration, "net10.0", dll);
-        if (!File.Exists(path)) throw new FileNotFoundException($"build {project} first", path);
-        return path;
-    }
-
-    private Process Start(string dll, params string[] arguments)
-    {
-        var info = new ProcessStartInfo("ip") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in (string[])["netns", "exec", _namespace, "dotnet", dll, .. arguments]) info.ArgumentList.Add(argument);
-        var process = Process.Start(info) ?? throw new InvalidOperationException("could not start " + dll);
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) Log(Path.GetFileName(dll) + ": " + e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Log(Path.GetFileName(dll) + "! " + e.Data); };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        _processes.Add(process);
-        return process;
-    }
-
-    private void Log(string line)
-    {
-        try { output.WriteLine(line); } catch (InvalidOperationException) { }
     }
 
     private static string Corefile(bool autopath) => $$"""
@@ -118,13 +61,10 @@ public sealed class AutoPathPodResolverTests(ITestOutputHelper output) : IAsyncL
         }
         """;
 
-    private Task<ProcessRunner.Result> InNamespaceAsync(params string[] command) =>
-        ProcessRunner.RunAsync("ip", ["netns", "exec", _namespace, .. command], TimeSpan.FromSeconds(30));
-
     /// <summary>Every query the server has received so far: the sum of coredns_dns_requests_total.</summary>
     private async Task<double> RequestsAsync()
     {
-        var metrics = await InNamespaceAsync("curl", "-sf", $"http://127.0.0.1:{MetricsPort}/metrics");
+        var metrics = await _pod!.RunAsync("curl", "-sf", $"http://127.0.0.1:{MetricsPort}/metrics");
         Assert.True(metrics.ExitCode == 0, "metrics: " + metrics.Error);
         double total = 0;
         foreach (var line in metrics.Output.Split('\n'))
@@ -138,25 +78,23 @@ public sealed class AutoPathPodResolverTests(ITestOutputHelper output) : IAsyncL
     /// <summary>Runs a server with or without autopath; returns the addresses and the queries of one external lookup.</summary>
     private async Task<(string[] Addresses, double Queries)> LookUpExternalNameAsync(bool autopath)
     {
-        var corefile = Path.Combine(_workDirectory!, autopath ? "Corefile.autopath" : "Corefile.plain");
+        var corefile = Path.Combine(_pod!.WorkDirectory, autopath ? "Corefile.autopath" : "Corefile.plain");
         await File.WriteAllTextAsync(corefile, Corefile(autopath));
-        var server = Start(BuildOutput("ClusterDns", "ClusterDns.dll"), "-conf", corefile);
+        var server = _pod.StartDotnet(PodNetworkNamespace.BuildOutput("ClusterDns", "ClusterDns.dll"), "-conf", corefile);
         try
         {
             // Serving and synced (the Pod informer too: cluster names are SERVFAIL until every informer listed).
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-            while ((await InNamespaceAsync("getent", "hosts", "nginx-service")).ExitCode != 0)
+            while ((await _pod!.RunAsync("getent", "hosts", "nginx-service")).ExitCode != 0)
             {
                 Assert.True(DateTime.UtcNow < deadline, "the server did not start answering");
                 await Task.Delay(250);
             }
             var before = await RequestsAsync();
-            var lookup = await InNamespaceAsync("getent", "ahosts", "external.example");
+            var lookup = await _pod!.RunAsync("getent", "ahosts", "external.example");
             var queries = await RequestsAsync() - before;
             Assert.True(lookup.ExitCode == 0, "getent ahosts external.example: " + lookup.Error);
-            string[] addresses = [.. lookup.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Select(line => line.Split(' ', 2)[0]).Distinct().Order(StringComparer.Ordinal)];
-            return (addresses, queries);
+            return (PodNetworkNamespace.AddressesOf(lookup.Output), queries);
         }
         finally
         {
@@ -186,29 +124,6 @@ public sealed class AutoPathPodResolverTests(ITestOutputHelper output) : IAsyncL
 
     public async Task DisposeAsync()
     {
-        foreach (var process in _processes)
-        {
-            try
-            {
-                if (!process.HasExited)
-                {
-                    process.Kill(entireProcessTree: true);
-                    await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
-                }
-            }
-            catch (Exception exception) when (exception is InvalidOperationException or TimeoutException or System.ComponentModel.Win32Exception)
-            {
-            }
-            process.Dispose();
-        }
-        if (_namespaceCreated)
-        {
-            await ProcessRunner.RunAsync("ip", ["netns", "delete", _namespace]);
-            try { Directory.Delete(Path.Combine("/etc/netns", _namespace), recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-        }
-        if (_workDirectory is not null)
-        {
-            try { Directory.Delete(_workDirectory, recursive: true); } catch (IOException) { }
-        }
+        if (_pod is not null) await _pod.DisposeAsync();
     }
 }
