@@ -1,6 +1,4 @@
 using System.Net;
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using ClusterDns.KubeEmulator;
 using ClusterDns.Tests.Infrastructure;
 using Makaretu.Dns;
@@ -16,40 +14,19 @@ public sealed class KubernetesTlsTests : IDisposable
 {
     private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("clusterdns-k8s-tls-");
 
-    private static X509Certificate2 SelfSigned(string name)
-    {
-        using var key = RSA.Create(2048);
-        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddIpAddress(IPAddress.Loopback);
-        request.CertificateExtensions.Add(names.Build());
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
-    }
-
-    /// <summary>Writes the certificate and its key as PEM files; returns (certificate, key).</summary>
-    private (string Certificate, string Key) WritePem(X509Certificate2 certificate, string name)
-    {
-        var certificatePath = Path.Combine(_directory.FullName, name + ".pem");
-        var keyPath = Path.Combine(_directory.FullName, name + ".key");
-        File.WriteAllText(certificatePath, certificate.ExportCertificatePem());
-        File.WriteAllText(keyPath, certificate.GetRSAPrivateKey()!.ExportPkcs8PrivateKeyPem());
-        return (certificatePath, keyPath);
-    }
-
     private static string Corefile(Uri endpoint, string certificate, string key, string authority) =>
         $"cluster.local {{\n    kubernetes cluster.local {{\n        endpoint {endpoint}\n        tls {certificate} {key} {authority}\n        startup_timeout 1s\n    }}\n}}\n";
 
     [Fact]
     public async Task The_api_servers_certificate_is_verified_against_the_named_ca()
     {
-        using var serverCertificate = SelfSigned("kube-apiserver");
-        using var stranger = SelfSigned("someone-else");
+        using var serverCertificate = TestCertificates.SelfSigned("kube-apiserver", address: IPAddress.Loopback);
+        using var stranger = TestCertificates.SelfSigned("someone-else", address: IPAddress.Loopback);
         await using var emulator = await KubeApiEmulator.StartAsync(new KubeEmulatorOptions { ServerCertificate = serverCertificate });
         ClusterFixtures.AddDemoCluster(emulator.Store);
         Assert.Equal("https", emulator.BaseAddress.Scheme);
-        var (certificate, key) = WritePem(serverCertificate, "server");
-        var (strangerCertificate, _) = WritePem(stranger, "stranger");
+        var (certificate, key) = TestCertificates.WritePem(serverCertificate, _directory.FullName, "server");
+        var (strangerCertificate, _) = TestCertificates.WritePem(stranger, _directory.FullName, "stranger");
 
         await using (var trusting = await TestDnsServer.StartAsync(Corefile(emulator.BaseAddress, certificate, key, certificate)))
         {

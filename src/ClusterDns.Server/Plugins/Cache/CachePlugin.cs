@@ -54,18 +54,15 @@ public sealed partial class CachePlugin : DnsPlugin
             context.Services.LoggerFactory.CreateLogger("ClusterDns.Plugins.Cache"));
         context.OnStartup(_ =>
         {
-            // The block's plugins are all built by now: find those whose answers follow live data.
+            // The block's plugins are all built by now: find those whose answers follow live data or the client.
             var sources = new List<IZoneDataVersion>();
-            foreach (var other in context.Plugins)
-            {
-                if (other is IZoneDataVersion source) sources.Add(source);
-            }
-            plugin.UseVersionSources(sources);
             var clientDependent = new List<IClientDependentAnswers>();
             foreach (var other in context.Plugins)
             {
+                if (other is IZoneDataVersion source) sources.Add(source);
                 if (other is IClientDependentAnswers dependent) clientDependent.Add(dependent);
             }
+            plugin.UseVersionSources(sources);
             plugin.UseClientDependentAnswers(clientDependent);
             return Task.CompletedTask;
         });
