@@ -4,6 +4,7 @@
 #
 #   bench/run.sh                      full run (BENCH_RUNS=3 x BENCH_SECONDS=10 per server, scenario and placement)
 #   BENCH_QUICK=1 bench/run.sh        smoke test: 1 run x 3 s, fewer servers
+#   BENCH_ONLY=sync bench/run.sh      only the kubernetes plugin's sync time and memory (results: bench/RESULTS-sync.md)
 #
 # Settings (environment): BENCH_SECONDS, BENCH_RUNS, BENCH_QUICK, BENCH_PORT_BASE (22000; ports BASE..BASE+40),
 # BENCH_RESULTS (the markdown file written), BENCH_CHANGES (API changes timed), BENCH_KEEP=1 (keep the temp dir).
@@ -11,6 +12,7 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 QUICK=${BENCH_QUICK:-0}
+ONLY=${BENCH_ONLY:-}
 if [[ $QUICK == 1 ]]; then
     RUN_SECONDS=${BENCH_SECONDS:-3}; RUNS=${BENCH_RUNS:-1}; CHANGES=${BENCH_CHANGES:-10}
     RESULTS=${BENCH_RESULTS:-$REPO/bench/RESULTS-quick.md}
@@ -18,6 +20,7 @@ else
     RUN_SECONDS=${BENCH_SECONDS:-10}; RUNS=${BENCH_RUNS:-3}; CHANGES=${BENCH_CHANGES:-50}
     RESULTS=${BENCH_RESULTS:-$REPO/bench/RESULTS.md}
 fi
+if [[ $ONLY == sync ]]; then RESULTS=${BENCH_RESULTS:-$REPO/bench/RESULTS-sync.md}; fi
 BASE=${BENCH_PORT_BASE:-22000}
 CLK_TCK=$(getconf CLK_TCK)
 UPSTREAM_NAMES=5000
@@ -490,22 +493,26 @@ EOF
 
 # Sync time (process start to /ready 200) and RSS of ClusterDns for one synthetic cluster.
 measure_sync() {                 # measure_sync NS SVC PODS PODSMODE
-    local spec=$1x$2x$3 t_emulator t0 sync_ms plugin_ms rss
+    local spec=$1x$2x$3 t_emulator t0 sync_ms plugin_ms rss server_cpu emulator_cpu
     log "sync: $spec, pods $4"
     t_emulator=$(now_ms)
     start_emulator sync-emulator "$P_SYNC_EMULATOR" "$spec"
     t_emulator=$(($(now_ms) - t_emulator))
     write_corefile "$WORK/sync.Corefile" "$P_SYNC" "$P_SYNC_HEALTH" "$P_SYNC_READY" "$P_SYNC_PROM" 1 "$4" "$P_SYNC_EMULATOR"
+    emulator_cpu=$(cpu_seconds "${PID[sync-emulator]}")
     t0=$(now_ms)
     # shellcheck disable=SC2046
     start_proc sync-clusterdns $(clusterdns_command) -conf "$WORK/sync.Corefile" -quiet
     wait_http_200 "http://127.0.0.1:$P_SYNC_READY/ready" 300
     sync_ms=$(($(now_ms) - t0))
+    server_cpu=$(cpu_seconds "${PID[sync-clusterdns]}")
+    emulator_cpu=$(awk -v a="$emulator_cpu" -v b="$(cpu_seconds "${PID[sync-emulator]}")" 'BEGIN { printf "%.2f", b - a }')
     plugin_ms=$(grep -o 'in [0-9]* ms' "$WORK/sync-clusterdns.log" | head -1 | tr -dc 0-9)
     sleep 3                      # let the first GCs after the list settle
     rss=$(rss_kb "${PID[sync-clusterdns]}")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$spec" "$4" $(($1 * $2)) $(($1 * $2 * $3)) "$t_emulator" "$sync_ms" "${plugin_ms:-?}" "$rss" >>"$SYNC_TSV"
-    log "  ready after $sync_ms ms, RSS $((rss / 1024)) MB"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$spec" "$4" $(($1 * $2)) $(($1 * $2 * $3)) "$t_emulator" "$sync_ms" "${plugin_ms:-?}" "$rss" \
+        "$server_cpu" "$emulator_cpu" >>"$SYNC_TSV"
+    log "  ready after $sync_ms ms (ClusterDns CPU $server_cpu s, emulator CPU $emulator_cpu s), RSS $((rss / 1024)) MB"
     stop_proc sync-clusterdns
     stop_proc sync-emulator
 }
@@ -567,6 +574,7 @@ write_results() {
         echo "Server CPU-s = utime+stime (+ reaped children) of the server process during the run, from /proc/PID/stat; RSS = VmRSS after the run."
         echo "The machine may be shared: compare rows within one table, not across runs."
         echo
+        if [[ $ONLY != sync ]]; then
         echo "## dnsperf scenarios"
         echo
         scenario_table cluster "1. Cluster names, 10×100×3 (80% A, 10% NXDOMAIN, 10% NODATA)"
@@ -574,19 +582,24 @@ write_results() {
         scenario_table upstream "3. Cached upstream names (forward + cache, $UPSTREAM_NAMES names)"
         scenario_table tcp "4. TCP, cluster names (dnsperf -m tcp, 4 pipelined connections)"
         scenario_table cluster-10k "5. Cluster names, 10×1,000×3"
+        fi
         echo "## kubernetes plugin: initial sync and memory"
         echo
         echo "Sync = ClusterDns process start to /ready 200 (the emulator already serving the objects); plugin = its own \"synced in\" log figure."
         echo "CoreDNS's published formula (coredns/deployment Scaling_CoreDNS.md): (pods + services)/1000 + 54 MB by default, (pods + services)/250 + 56 MB with autopath (pods verified); both include 30 MB for a full cache that is empty here."
         echo
-        echo "| cluster NSxSVCxPODS | pods mode | services | pods | emulator load ms | sync ms | plugin ms | RSS MB | CoreDNS formula MB |"
-        echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
-        awk -F'\t' '{ f = $2 == "verified" ? ($3 + $4) / 250 + 56 : ($3 + $4) / 1000 + 54
-            printf "| %s | %s | %d | %d | %d | %d | %s | %.1f | %.0f |\n", $1, $2, $3, $4, $5, $6, $7, $8 / 1024, f }' "$SYNC_TSV"
+        echo "ClusterDns CPU-s = its utime+stime from start to /ready (startup included); emulator CPU-s = the emulator's during the same time (serving the lists)."
         echo
+        echo "| cluster NSxSVCxPODS | pods mode | services | pods | emulator load ms | sync ms | plugin ms | ClusterDns CPU-s | emulator CPU-s | RSS MB | CoreDNS formula MB |"
+        echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        awk -F'\t' '{ f = $2 == "verified" ? ($3 + $4) / 250 + 56 : ($3 + $4) / 1000 + 54
+            printf "| %s | %s | %d | %d | %d | %d | %s | %s | %s | %.1f | %.0f |\n", $1, $2, $3, $4, $5, $6, $7, $9, $10, $8 / 1024, f }' "$SYNC_TSV"
+        echo
+        if [[ $ONLY != sync ]]; then
         echo "## kubernetes plugin: API change to changed answer"
         echo
         sort -g "$CHANGES_TXT" | awk '{ v[NR] = $1 } END { if (NR) printf "%d Service creations in ns-0 (POST to the emulator, then an A query every 0.5 ms through ClusterDns with cache 30): median %.1f ms, p99 %.1f ms, max %.1f ms.\n", NR, v[int(NR * 0.5) + 1], v[int(NR * 0.99) + 1], v[NR] }'
+        fi
     } >"$RESULTS"
 }
 
@@ -610,6 +623,16 @@ main() {
     install_missing
     build
     log "work dir $WORK; results go to $RESULTS"
+
+    if [[ $ONLY == sync ]]; then
+        COMMAND_LINE="BENCH_ONLY=sync $COMMAND_LINE"
+        measure_sync 10 1000 3 insecure
+        measure_sync 10 1000 3 verified
+        measure_sync 100 100 10 verified
+        write_results
+        cat "$RESULTS"
+        return
+    fi
 
     write_upstream_zone "$WORK/example.zone"
     start_knot upstream "$P_UPSTREAM" example "$WORK/example.zone"
