@@ -31,7 +31,15 @@ public sealed partial class HttpEndpointHost : IAsyncDisposable
             if (!_listeners.TryGetValue(prefix, out var listener))
             {
                 listener = new AddressListener(prefix, _logger);
-                listener.Start();
+                try
+                {
+                    listener.Start();
+                }
+                catch (HttpListenerException exception)
+                {
+                    // An IOException is what startup and reload report as a plain error (CoreDNS: "listen tcp :8080: bind: ...").
+                    throw new IOException($"listen tcp {address}: {exception.Message}", exception);
+                }
                 _listeners.Add(prefix, listener);
             }
             return listener.Add(path, handler, () => Release(prefix));

@@ -68,6 +68,31 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public async Task A_health_address_already_in_use_exits_1_naming_the_address()
+    {
+        var port = FreeUdpPort();
+        using var occupant = new TcpListener(IPAddress.Any, 0);
+        occupant.Start();
+        var taken = ((IPEndPoint)occupant.LocalEndpoint).Port;
+        var directory = Directory.CreateTempSubdirectory("clusterdns-cli-");
+        try
+        {
+            var corefile = Path.Combine(directory.FullName, "Corefile");
+            await File.WriteAllTextAsync(corefile, $".:{port} {{\n    health :{taken}\n    whoami\n}}\n");
+
+            var result = await RunAsync("-conf", corefile);
+
+            Assert.Equal(1, result.ExitCode);
+            Assert.Contains($"listen tcp :{taken}:", result.Error);
+            Assert.DoesNotContain("Unhandled exception", result.Error);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Conf_and_dns_port_flags_serve_the_corefile_on_the_given_port()
     {
         var port = FreeUdpPort();
