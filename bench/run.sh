@@ -26,6 +26,9 @@ CLK_TCK=$(getconf CLK_TCK)
 UPSTREAM_NAMES=5000
 # dnsperf load: as in shared/reference/performance.md section 8.
 DNSPERF_LOAD=(-c 4 -T 2 -q 100)
+# Latency at a fixed rate: one dnsperf thread, so its own receive thread does not queue behind a second sender on
+# CPU 0 (that queueing, not the server, set the p99 of every server before); -v prints each query's latency.
+DNSPERF_LATENCY_LOAD=(-c 4 -T 1 -q 100)
 
 # Ports: one block per role, all on 127.0.0.1.
 P_EMULATOR=$((BASE + 0))
@@ -244,11 +247,34 @@ start_emulator() {               # start_emulator NAME PORT SPEC: returns once t
     done
 }
 
+declare -A CD_PORTS CD_PLACEMENT
 start_clusterdns() {             # start_clusterdns NAME DNSPORT HEALTH READY PROM CACHE PODS EMULATORPORT
     local name=$1
     write_corefile "$WORK/$name.Corefile" "${@:2}"
+    CD_PORTS[$name]="$2 $4"
+    launch_clusterdns "$name" pinned
+}
+
+# Pinned, ClusterDns starts on CPU 1 alone, so it sizes itself (sockets, receive threads, thread pool) for the
+# one CPU it has, as .NET does in a pod limited to one CPU; re-pinning a process that sized itself for two CPUs
+# would put two receive threads on one core, which no deployment does. Unpinned, it starts with both CPUs.
+launch_clusterdns() {            # launch_clusterdns NAME PLACEMENT
+    local name=$1 pin=()
+    [[ $2 == pinned ]] && pin=(taskset -c 1)
     # shellcheck disable=SC2046
-    start_proc "$name" $(clusterdns_command) -conf "$WORK/$name.Corefile" -quiet
+    start_proc "$name" "${pin[@]}" $(clusterdns_command) -conf "$WORK/$name.Corefile" -quiet
+    CD_PLACEMENT[$name]=$2
+}
+
+place_clusterdns() {             # place_clusterdns NAME PLACEMENT: restart it for that placement if needed
+    local name=$1 ports
+    [[ ${CD_PLACEMENT[$name]} == "$2" ]] && return 0
+    read -ra ports <<<"${CD_PORTS[$name]}"
+    stop_proc "$name"
+    launch_clusterdns "$name" "$2"
+    wait_http_200 "http://127.0.0.1:${ports[1]}/ready" 120
+    wait_dns "${ports[0]}" cluster.local 60
+    check_answers "$name" "${ports[0]}"
 }
 
 start_knot() {                   # start_knot NAME PORT ZONE-NAME ZONE-FILE
@@ -364,7 +390,9 @@ dnsperf_for() {                  # dnsperf_for PLACEMENT SECONDS ARGS...: dnsper
 }
 
 measure() {                      # measure SCENARIO PLACEMENT SERVER PORT QUERYFILE MODE
-    local scenario=$1 placement=$2 server=$3 port=$4 file=$5 mode=$6 pid=${PID[$3]} r out cpu0 cpu1
+    local scenario=$1 placement=$2 server=$3 port=$4 file=$5 mode=$6 pid r out cpu0 cpu1
+    [[ $server == clusterdns* ]] && place_clusterdns "$server" "$placement"
+    pid=${PID[$server]}
     alive "$server"
     if [[ $placement == pinned ]]; then pin_threads "$pid" 1; else pin_threads "$pid" 0-1; fi
     # One pass over the file first: caches warm, the JIT done, TCP accept paths exercised.
@@ -398,10 +426,12 @@ median_qps() {                   # median_qps SCENARIO PLACEMENT SERVER
 }
 
 measure_p99() {                  # measure_p99 SCENARIO SERVER PORT QUERYFILE MODE RATE: latency at a fixed rate
-    local pid=${PID[$2]} out=$WORK/p99.$1.$2.txt
+    local pid out=$WORK/p99.$1.$2.txt
+    [[ $2 == clusterdns* ]] && place_clusterdns "$2" pinned
+    pid=${PID[$2]}
     pin_threads "$pid" 1
     dnsperf_for pinned $((RUN_SECONDS + 60)) -s 127.0.0.1 -p "$3" -m "$5" -d "$4" -l "$RUN_SECONDS" \
-        "${DNSPERF_LOAD[@]}" -Q "$6" -v >"$out" 2>&1 || die "dnsperf -Q failed against $2"
+        "${DNSPERF_LATENCY_LOAD[@]}" -Q "$6" -v >"$out" 2>&1 || die "dnsperf -Q failed against $2"
     awk '/^> / { print $NF * 1000 }' "$out" | sort -g | awk -v sc="$1" -v sv="$2" -v rate="$6" -v lost="$(awk '/Queries lost:/ { x = $4; gsub(/[()%]/, "", x); print x }' "$out")" '
         { v[NR] = $1 }
         END { if (NR) printf "%s\t%s\t%s\t%.3f\t%.3f\t%s\n", sc, sv, rate, v[int(NR * 0.5) + 1], v[int(NR * 0.99) + 1], lost }' >>"$P99_TSV"
@@ -569,7 +599,8 @@ write_results() {
         versions
         echo
         echo "dnsperf \`${DNSPERF_LOAD[*]}\` over UDP (\`-m tcp\` for TCP) for $RUN_SECONDS s per run, $RUNS run(s) per row, after one warm-up pass over the query file."
-        echo "Placements: \`pinned\` = every server thread on CPU 1, dnsperf on CPU 0; \`unpinned\` = the scheduler decides."
+        echo "Placements: \`pinned\` = every server thread on CPU 1, dnsperf on CPU 0 (ClusterDns is started on CPU 1, so it sizes itself for one CPU); \`unpinned\` = the scheduler decides."
+        echo "p99 = dnsperf \`${DNSPERF_LATENCY_LOAD[*]} -Q RATE -v\` (one dnsperf thread) at half of ClusterDns's pinned median, pinned."
         echo "Anchors run one worker (knotd udp/tcp-workers 1, unbound num-threads 1, dnsmasq is single-threaded); ClusterDns runs as shipped."
         echo "Server CPU-s = utime+stime (+ reaped children) of the server process during the run, from /proc/PID/stat; RSS = VmRSS after the run."
         echo "The machine may be shared: compare rows within one table, not across runs."
