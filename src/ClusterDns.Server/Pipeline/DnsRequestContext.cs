@@ -72,8 +72,8 @@ public sealed class DnsRequestContext : IDisposable
     public string? RespondingPlugin { get; private set; }
     /// <summary>An error a plugin reports along with a failure rcode, for the errors plugin to log.</summary>
     public Exception? Error { get; set; }
-    /// <summary>Set by loadbalance: the transport shuffles A, AAAA and MX records of the answer before sending.</summary>
-    public bool ShuffleAnswers { get; set; }
+    /// <summary>Set by loadbalance: how the transport reorders the records of the response before sending.</summary>
+    public IAnswerOrder? AnswerOrder { get; set; }
     /// <summary>Cancelled when the server stops or the client is gone.</summary>
     public CancellationToken Aborted { get; private set; }
 
@@ -104,7 +104,7 @@ public sealed class DnsRequestContext : IDisposable
         Id = 0; Opcode = 0; RecursionDesired = false; CheckingDisabled = false; QType = 0; QClass = 0; QuestionEnd = 0; QNameLength = 0;
         HasEdns = false; EdnsUdpSize = 0; EdnsVersion = 0; DnssecOk = false;
         Zone = null; CurrentPlugin = ""; ResponseWritten = false; ResponseRcode = 0; ResponseLength = 0; RespondingPlugin = null;
-        Error = null; ShuffleAnswers = false; _nameText = null; _remoteEndPoint = null;
+        Error = null; AnswerOrder = null; _nameText = null; _remoteEndPoint = null;
     }
 
     private static AddressFamily FamilyOf(SocketAddress address)

@@ -5,7 +5,7 @@ namespace ClusterDns.Server.Pipeline;
 
 /// <summary>
 /// The last step before a response leaves: the query's ID, EDNS as the client asked (an OPT only to clients that
-/// sent one), answers shuffled when loadbalance asked, and over UDP the size limit, beyond which the answer is
+/// sent one), records reordered when loadbalance asked, and over UDP the size limit, beyond which the answer is
 /// truncated to its question with TC set so the client retries over TCP.
 /// </summary>
 public static class ResponseFinalizer
@@ -16,7 +16,7 @@ public static class ResponseFinalizer
         if (length < 12) return length;
         BinaryPrimitives.WriteUInt16BigEndian(message, request.Id);
         length = FixOpt(request, message, length);
-        if (request.ShuffleAnswers) DnsAnswerShuffler.Shuffle(message[..length], random);
+        request.AnswerOrder?.Apply(request, message[..length], random);
         if (length > maxLength) length = Truncate(request, message, length);
         return length;
     }
