@@ -68,6 +68,41 @@ public sealed class PluginSetupContext
         });
     }
 
+    /// <summary>
+    /// Runs <paramref name="action"/> every <paramref name="interval"/> (on the services' clock) from the moment this
+    /// configuration goes live until it is retired: the re-reading of files that hosts and loadbalance do.
+    /// </summary>
+    public void RunPeriodically(TimeSpan interval, Action action)
+    {
+        var stopping = new CancellationTokenSource();
+        var time = Services.TimeProvider;
+        OnStartup(startupToken =>
+        {
+            _ = RepeatAsync(interval, action, time, stopping.Token);
+            return Task.CompletedTask;
+        });
+        OnShutdown(() =>
+        {
+            stopping.Cancel();
+            return Task.CompletedTask;
+        });
+    }
+
+    private static async Task RepeatAsync(TimeSpan interval, Action action, TimeProvider time, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(interval, time, cancellationToken).ConfigureAwait(false);
+                action();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
     /// <summary>The block's plugins built so far; complete once every setup ran (use it from startup hooks).</summary>
     public IReadOnlyList<DnsPlugin> Plugins => _plugins;
 

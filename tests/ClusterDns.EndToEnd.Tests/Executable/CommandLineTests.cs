@@ -43,23 +43,15 @@ public sealed class CommandLineTests
         Assert.Contains("flag provided but not defined", result.Error);
     }
 
-    [Fact]
-    public async Task Corefile_mistake_exits_non_zero_with_file_line_and_directive_before_binding_a_port()
+    /// <summary>Runs the executable with <c>-conf</c> pointing at <paramref name="text"/> written to a temporary Corefile.</summary>
+    private static async Task<(ProcessRunner.Result Result, string Corefile)> RunWithCorefileAsync(string text)
     {
-        var port = FreeUdpPort();
         var directory = Directory.CreateTempSubdirectory("clusterdns-cli-");
         try
         {
             var corefile = Path.Combine(directory.FullName, "Corefile");
-            await File.WriteAllTextAsync(corefile, $".:{port} {{\n    whoami\n    bogus 1\n}}\n");
-
-            var result = await RunAsync("-conf", corefile);
-
-            Assert.Equal(1, result.ExitCode);
-            Assert.Contains($"{corefile}:3", result.Error);
-            Assert.Contains("bogus", result.Error);
-            using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-            probe.Bind(new IPEndPoint(IPAddress.Any, port)); // the port was never taken
+            await File.WriteAllTextAsync(corefile, text);
+            return (await RunAsync("-conf", corefile), corefile);
         }
         finally
         {
@@ -68,28 +60,31 @@ public sealed class CommandLineTests
     }
 
     [Fact]
-    public async Task A_health_address_already_in_use_exits_1_naming_the_address()
+    public async Task Corefile_mistake_exits_non_zero_with_file_line_and_directive_before_binding_a_port()
     {
         var port = FreeUdpPort();
+
+        var (result, corefile) = await RunWithCorefileAsync($".:{port} {{\n    whoami\n    bogus 1\n}}\n");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains($"{corefile}:3", result.Error);
+        Assert.Contains("bogus", result.Error);
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        probe.Bind(new IPEndPoint(IPAddress.Any, port)); // the port was never taken
+    }
+
+    [Fact]
+    public async Task A_health_address_already_in_use_exits_1_naming_the_address()
+    {
         using var occupant = new TcpListener(IPAddress.Any, 0);
         occupant.Start();
         var taken = ((IPEndPoint)occupant.LocalEndpoint).Port;
-        var directory = Directory.CreateTempSubdirectory("clusterdns-cli-");
-        try
-        {
-            var corefile = Path.Combine(directory.FullName, "Corefile");
-            await File.WriteAllTextAsync(corefile, $".:{port} {{\n    health :{taken}\n    whoami\n}}\n");
 
-            var result = await RunAsync("-conf", corefile);
+        var (result, _) = await RunWithCorefileAsync($".:{FreeUdpPort()} {{\n    health :{taken}\n    whoami\n}}\n");
 
-            Assert.Equal(1, result.ExitCode);
-            Assert.Contains($"listen tcp :{taken}:", result.Error);
-            Assert.DoesNotContain("Unhandled exception", result.Error);
-        }
-        finally
-        {
-            directory.Delete(recursive: true);
-        }
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains($"listen tcp :{taken}:", result.Error);
+        Assert.DoesNotContain("Unhandled exception", result.Error);
     }
 
     [Fact]

@@ -97,37 +97,8 @@ public sealed partial class HostsPlugin : DnsPlugin
     {
         var options = HostsOptions.Parse(directive, context.Zones);
         var plugin = new HostsPlugin(options, context.Services.LoggerFactory.CreateLogger("ClusterDns.Plugins.Hosts"));
-        if (options.Reload > TimeSpan.Zero)
-        {
-            var stopping = new CancellationTokenSource();
-            var time = context.Services.TimeProvider;
-            context.OnStartup(startupToken =>
-            {
-                _ = plugin.WatchAsync(time, stopping.Token);
-                return Task.CompletedTask;
-            });
-            context.OnShutdown(() =>
-            {
-                stopping.Cancel();
-                return Task.CompletedTask;
-            });
-        }
+        if (options.Reload > TimeSpan.Zero) context.RunPeriodically(options.Reload, () => plugin.ReloadIfChanged(force: false));
         return plugin;
-    }
-
-    private async Task WatchAsync(TimeProvider time, CancellationToken cancellationToken)
-    {
-        try
-        {
-            while (true)
-            {
-                await Task.Delay(Options.Reload, time, cancellationToken).ConfigureAwait(false);
-                ReloadIfChanged(force: false);
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
     }
 
     /// <summary>Re-reads the file when its modification time or size changed; inline entries always stay.</summary>

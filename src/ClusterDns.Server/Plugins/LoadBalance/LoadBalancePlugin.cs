@@ -55,21 +55,7 @@ public sealed partial class LoadBalancePlugin : DnsPlugin
             if (options.Reload == TimeSpan.Zero) throw directive.Error($"cannot read weight file: {exception.Message}");
             LogWeightFileMissing(plugin._logger, options.WeightFile!, exception.Message, options.Reload.TotalSeconds);
         }
-        if (options.Reload > TimeSpan.Zero)
-        {
-            var stopping = new CancellationTokenSource();
-            var time = context.Services.TimeProvider;
-            context.OnStartup(startupToken =>
-            {
-                _ = plugin.WatchAsync(time, stopping.Token);
-                return Task.CompletedTask;
-            });
-            context.OnShutdown(() =>
-            {
-                stopping.Cancel();
-                return Task.CompletedTask;
-            });
-        }
+        if (options.Reload > TimeSpan.Zero) context.RunPeriodically(options.Reload, plugin.ReloadWeightsIfChanged);
         return plugin;
     }
 
@@ -92,26 +78,16 @@ public sealed partial class LoadBalancePlugin : DnsPlugin
         LogWeightsLoaded(_logger, path, table.DomainCount);
     }
 
-    private async Task WatchAsync(TimeProvider time, CancellationToken cancellationToken)
+    private void ReloadWeightsIfChanged()
     {
         try
         {
-            while (true)
-            {
-                await Task.Delay(Options.Reload, time, cancellationToken).ConfigureAwait(false);
-                try
-                {
-                    ReloadWeights();
-                }
-                catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or WeightFileException)
-                {
-                    // The weights in use stay until the file reads again.
-                    LogWeightFileFailed(_logger, Options.WeightFile!, exception.Message);
-                }
-            }
+            ReloadWeights();
         }
-        catch (OperationCanceledException)
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or WeightFileException)
         {
+            // The weights in use stay until the file reads again.
+            LogWeightFileFailed(_logger, Options.WeightFile!, exception.Message);
         }
     }
 
