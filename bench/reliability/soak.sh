@@ -63,17 +63,21 @@ while :; do
 done
 wait "$CHECKER" || true
 
-# The first sample is the idle server before the load; compare the first and last third of the rest.
-verdict=$(awk 'NR > 2 { rss[++k] = $2; thr[k] = $3; fd[k] = $4 }
+# The first sample is the idle server before the load. A warm-up (tiered JIT, pools, GC heap sizing) grows and
+# levels off; a leak keeps growing: the verdict is the trend (least-squares slope) over the last third of the loaded
+# samples, per hour.
+verdict=$(awk -v interval="$INTERVAL" 'NR > 2 { rss[++k] = $2; thr[k] = $3; fd[k] = $4 }
+    function slope(v, from, to,    i, n, sx, sy, sxx, sxy, x) {
+        for (i = from; i <= to; i++) { x = (i - from) * interval / 3600; n++; sx += x; sy += v[i]; sxx += x * x; sxy += x * v[i] }
+        return (n * sxx - sx * sx) == 0 ? 0 : (n * sxy - sx * sy) / (n * sxx - sx * sx)
+    }
     END {
-        if (k < 3) { print "too few samples for a verdict (run longer than 3 intervals)"; exit }
-        t = int(k / 3); if (t < 1) t = 1
-        for (i = 1; i <= t; i++) { r1 += rss[i]; h1 += thr[i]; f1 += fd[i] }
-        for (i = k - t + 1; i <= k; i++) { r2 += rss[i]; h2 += thr[i]; f2 += fd[i] }
-        r1 /= t; r2 /= t; h1 /= t; h2 /= t; f1 /= t; f2 /= t
-        growing = (r2 > r1 * 1.2 + 5120) || (h2 > h1 + 10) || (f2 > f1 + 20)
-        printf "%s: RSS %.0f -> %.0f KiB, threads %.1f -> %.1f, fds %.1f -> %.1f (first vs last third of the loaded samples)\n",
-            growing ? "GROWING" : "FLAT", r1, r2, h1, h2, f1, f2 }' "$SAMPLES")
+        if (k < 9) { print "too few samples for a verdict (run at least 10 intervals)"; exit }
+        from = k - int(k / 3) + 1
+        r = slope(rss, from, k) / 1024; h = slope(thr, from, k); f = slope(fd, from, k)
+        growing = r > 10 || h > 10 || f > 20
+        printf "%s: over the last third (%d samples), RSS %+.1f MiB/h, threads %+.1f/h, fds %+.1f/h (GROWING above 10 MiB/h, 10 threads/h, 20 fds/h); RSS %.0f KiB at the first loaded sample, %.0f at the last\n",
+            growing ? "GROWING" : "FLAT", k - from + 1, r, h, f, rss[1], rss[k] }' "$SAMPLES")
 echo "verdict $verdict"
 grep -E '^(summary|wrong:)' "$WORK/soak.check" || true
 grep -E 'Queries (sent|completed|lost)|Queries per second' "$WORK/soak.dnsperf" || true
