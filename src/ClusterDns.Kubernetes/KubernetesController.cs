@@ -1,11 +1,11 @@
 using System.Security.Cryptography.X509Certificates;
 using System.Threading.Channels;
+using ClusterDns.Kubernetes.ApiJson;
 using ClusterDns.Kubernetes.Informers;
 using ClusterDns.Kubernetes.Records;
 using ClusterDns.Kubernetes.Store;
 using ClusterDns.Server.Wire;
 using k8s;
-using k8s.Models;
 using Microsoft.Extensions.Logging;
 
 namespace ClusterDns.Kubernetes;
@@ -104,49 +104,32 @@ public sealed class KubernetesController : IReflectorSink<ServiceRecord>, IRefle
         _startTimestamp = _time.GetTimestamp();
         KubernetesLog.Connecting(_logger, configuration.Host);
         _client = new k8s.Kubernetes(configuration);
-        var client = _client;
+        var api = new ApiConnection(_client);
         var labels = _options.LabelSelector;
         var token = _stop.Token;
         _tasks.Add(Task.Run(() => ProcessAsync(token), token));
-        _tasks.Add(StartReflector(new ResourceApi<V1Service, V1ServiceList>(Services,
-                (cont, limit, ct) => client.CoreV1.ListServiceForAllNamespacesAsync(continueParameter: cont, labelSelector: labels, limit: limit, cancellationToken: ct),
-                (rv, timeout, ct) => client.CoreV1.ListServiceForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: true, labelSelector: labels,
-                    resourceVersion: rv, timeoutSeconds: timeout, watch: true, cancellationToken: ct)),
-            CompactRecordConverter.ToRecord, (IReflectorSink<ServiceRecord>)this, token));
+        _tasks.Add(StartReflector(api, new ResourceQuery(Services, "api/v1/services", labels), new ServiceReader(), (IReflectorSink<ServiceRecord>)this, token));
         if (!_options.NoEndpoints)
         {
-            _tasks.Add(StartReflector(new ResourceApi<V1EndpointSlice, V1EndpointSliceList>(EndpointSlices,
-                    (cont, limit, ct) => client.DiscoveryV1.ListEndpointSliceForAllNamespacesAsync(continueParameter: cont, labelSelector: labels, limit: limit, cancellationToken: ct),
-                    (rv, timeout, ct) => client.DiscoveryV1.ListEndpointSliceForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: true, labelSelector: labels,
-                        resourceVersion: rv, timeoutSeconds: timeout, watch: true, cancellationToken: ct)),
-                CompactRecordConverter.ToRecord, (IReflectorSink<EndpointSliceRecord>)this, token));
+            _tasks.Add(StartReflector(api, new ResourceQuery(EndpointSlices, "apis/discovery.k8s.io/v1/endpointslices", labels), new EndpointSliceReader(),
+                (IReflectorSink<EndpointSliceRecord>)this, token));
         }
         if (_options.WatchPods)
         {
-            _tasks.Add(StartReflector(new ResourceApi<V1Pod, V1PodList>(Pods,
-                    (cont, limit, ct) => client.CoreV1.ListPodForAllNamespacesAsync(continueParameter: cont, limit: limit, cancellationToken: ct),
-                    (rv, timeout, ct) => client.CoreV1.ListPodForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: true,
-                        resourceVersion: rv, timeoutSeconds: timeout, watch: true, cancellationToken: ct)),
-                CompactRecordConverter.ToRecord, (IReflectorSink<PodRecord>)this, token));
+            _tasks.Add(StartReflector(api, new ResourceQuery(Pods, "api/v1/pods", null), new PodReader(), (IReflectorSink<PodRecord>)this, token));
         }
         if (_options.WatchNamespaces)
         {
-            var selector = _options.NamespaceLabelSelector;
-            _tasks.Add(StartReflector(new ResourceApi<V1Namespace, V1NamespaceList>(Namespaces,
-                    (cont, limit, ct) => client.CoreV1.ListNamespaceAsync(continueParameter: cont, labelSelector: selector, limit: limit, cancellationToken: ct),
-                    (rv, timeout, ct) => client.CoreV1.ListNamespaceWithHttpMessagesAsync(allowWatchBookmarks: true, labelSelector: selector,
-                        resourceVersion: rv, timeoutSeconds: timeout, watch: true, cancellationToken: ct)),
-                CompactRecordConverter.ToRecord, (IReflectorSink<NamespaceRecord>)this, token));
+            _tasks.Add(StartReflector(api, new ResourceQuery(Namespaces, "api/v1/namespaces", _options.NamespaceLabelSelector), new NamespaceReader(),
+                (IReflectorSink<NamespaceRecord>)this, token));
         }
     }
 
-    private Task StartReflector<TObject, TList, TRecord>(ResourceApi<TObject, TList> api, Func<TObject, TRecord?> convert, IReflectorSink<TRecord> sink,
+    private Task StartReflector<TRecord>(ApiConnection api, ResourceQuery query, ApiObjectReader<TRecord> objects, IReflectorSink<TRecord> sink,
         CancellationToken token)
-        where TObject : IKubernetesObject<V1ObjectMeta>
-        where TList : IItems<TObject>, IMetadata<V1ListMeta>
         where TRecord : class
     {
-        var reflector = new Reflector<TObject, TList, TRecord>(api, convert, sink, _time, _random, _logger);
+        var reflector = new Reflector<TRecord>(api, query, objects, sink, _time, _random, _logger);
         return Task.Run(() => reflector.RunAsync(token), token);
     }
 

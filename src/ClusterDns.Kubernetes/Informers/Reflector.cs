@@ -1,7 +1,4 @@
-using System.Net;
-using k8s;
-using k8s.Autorest;
-using k8s.Models;
+using ClusterDns.Kubernetes.ApiJson;
 using Microsoft.Extensions.Logging;
 
 namespace ClusterDns.Kubernetes.Informers;
@@ -15,31 +12,37 @@ public interface IReflectorSink<TRecord> where TRecord : class
     void Delete(string resource, string key);
 }
 
-/// <summary>The calls a reflector makes for one resource: a page of the list, and a watch from a resourceVersion.</summary>
-public sealed record ResourceApi<TObject, TList>(
-    string Resource,
-    Func<string? /*continue*/, int /*limit*/, CancellationToken, Task<TList>> List,
-    Func<string /*resourceVersion*/, int /*timeoutSeconds*/, CancellationToken, Task<HttpOperationResponse<TList>>> Watch)
-    where TObject : IKubernetesObject<V1ObjectMeta>
-    where TList : IItems<TObject>, IMetadata<V1ListMeta>;
+/// <summary>One resource's collection path (all namespaces) and the label selector its list and watch carry.</summary>
+internal sealed record ResourceQuery(string Resource, string Path, string? LabelSelector)
+{
+    public string ListUri(string? continueToken, int limit) =>
+        $"{Path}?limit={limit}" + Parameter("continue", continueToken) + Parameter("labelSelector", LabelSelector);
+
+    public string WatchUri(string resourceVersion, int timeoutSeconds) =>
+        $"{Path}?allowWatchBookmarks=true" + Parameter("labelSelector", LabelSelector) + Parameter("resourceVersion", resourceVersion)
+        + $"&timeoutSeconds={timeoutSeconds}&watch=true";
+
+    private static string Parameter(string name, string? value) =>
+        string.IsNullOrEmpty(value) ? "" : "&" + name + "=" + Uri.EscapeDataString(value);
+}
 
 /// <summary>
 /// client-go's reflector, for one resource: list in pages, then watch from the list's resourceVersion with bookmarks;
 /// resume a broken watch from the last resourceVersion seen, relist only on 410 Expired, back off exponentially on
-/// errors. Objects become compact records as each page arrives, so a relist never holds a second full object list,
-/// and the last known state is kept (the sink is only ever replaced by a complete new list).
+/// errors. Each page and each watch line is read with <see cref="System.Text.Json.Utf8JsonReader"/> from a pooled
+/// buffer straight into compact records, so no API model object is ever built, and the last known state is kept (the
+/// sink is only ever replaced by a complete new list).
 /// </summary>
-public sealed class Reflector<TObject, TList, TRecord>
-    where TObject : IKubernetesObject<V1ObjectMeta>
-    where TList : IItems<TObject>, IMetadata<V1ListMeta>
-    where TRecord : class
+internal sealed class Reflector<TRecord> where TRecord : class
 {
     public const int PageSize = 500;
+    private const int ListBufferSize = 256 * 1024, WatchBufferSize = 64 * 1024, MinimumRead = 16 * 1024;
     private static readonly TimeSpan InitialBackoff = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
 
-    private readonly ResourceApi<TObject, TList> _api;
-    private readonly Func<TObject, TRecord?> _convert;
+    private readonly ApiConnection _api;
+    private readonly ResourceQuery _query;
+    private readonly ApiObjectReader<TRecord> _objects;
     private readonly IReflectorSink<TRecord> _sink;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -47,20 +50,19 @@ public sealed class Reflector<TObject, TList, TRecord>
     /// <summary>Where the next watch starts; null means list first.</summary>
     private string? _resourceVersion;
 
-    public Reflector(ResourceApi<TObject, TList> api, Func<TObject, TRecord?> convert, IReflectorSink<TRecord> sink, TimeProvider time, Random random, ILogger logger)
+    public Reflector(ApiConnection api, ResourceQuery query, ApiObjectReader<TRecord> objects, IReflectorSink<TRecord> sink, TimeProvider time,
+        Random random, ILogger logger)
     {
         _api = api;
-        _convert = convert;
+        _query = query;
+        _objects = objects;
         _sink = sink;
         _time = time;
         _random = random;
         _logger = logger;
     }
 
-    public string Resource => _api.Resource;
-
-    private static string KeyOf(TObject item) =>
-        item.Metadata.NamespaceProperty is { Length: > 0 } ns ? ns + "/" + item.Metadata.Name : item.Metadata.Name;
+    public string Resource => _query.Resource;
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -92,7 +94,7 @@ public sealed class Reflector<TObject, TList, TRecord>
             {
                 return;
             }
-            catch (Exception exception) when (IsExpired(exception))
+            catch (ApiStatusException exception) when (exception.IsExpired)
             {
                 KubernetesLog.ResourceVersionExpired(_logger, Resource);
                 KubernetesMetrics.Relists.WithLabels(Resource).Inc();
@@ -117,22 +119,27 @@ public sealed class Reflector<TObject, TList, TRecord>
         }
     }
 
-    /// <summary>Lists every page, converting as it goes; hands the complete new set to the sink; returns its resourceVersion.</summary>
+    /// <summary>Lists every page, reading records as it goes; hands the complete new set to the sink; returns its resourceVersion.</summary>
     private async Task<string> ListAsync(CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
         var records = new Dictionary<string, TRecord>(StringComparer.Ordinal);
         string? continueToken = null;
         string? resourceVersion;
+        using var body = new PooledBuffer(ListBufferSize);
         do
         {
-            var page = await _api.List(continueToken, PageSize, cancellationToken).ConfigureAwait(false);
-            foreach (var item in page.Items)
+            body.Clear();
+            using (var response = await _api.GetAsync(_query.ListUri(continueToken, PageSize), cancellationToken).ConfigureAwait(false))
             {
-                if (_convert(item) is { } record) records[KeyOf(item)] = record;
+                var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+                await using (stream.ConfigureAwait(false))
+                {
+                    int read;
+                    while ((read = await stream.ReadAsync(body.GetFreeMemory(MinimumRead), cancellationToken).ConfigureAwait(false)) > 0) body.Advance(read);
+                }
             }
-            continueToken = page.Metadata?.ContinueProperty;
-            resourceVersion = page.Metadata?.ResourceVersion;
+            (continueToken, resourceVersion) = ApiEvents.ReadPage(body.Data, _objects, records);
         }
         while (!string.IsNullOrEmpty(continueToken));
         _sink.Replace(Resource, records);
@@ -144,62 +151,62 @@ public sealed class Reflector<TObject, TList, TRecord>
     /// <summary>Watches until the stream ends, advancing the resourceVersion (set to null when a relist is due); returns the events seen.</summary>
     private async Task<int> WatchAsync(CancellationToken cancellationToken)
     {
-        var resourceVersion = _resourceVersion!;
-        var events = 0;
         // The server ends the watch after timeoutSeconds (jittered like client-go's 5-10 minutes); we then resume.
         var timeout = 300 + _random.Next(300);
-        Exception? streamError = null;
-        var response = _api.Watch(resourceVersion, timeout, cancellationToken);
-        // The ListXxxWithHttpMessagesAsync(watch: true) + WatchAsync pair is marked obsolete in favour of the ClientSets
-        // wrappers, which hide the HTTP response and so the 410 status we relist on; it is still the supported stream reader.
-#pragma warning disable CS0618
-        var stream = response.WatchAsync<TObject, TList>(error => streamError ??= error, cancellationToken);
-#pragma warning restore CS0618
-        await foreach (var (type, item) in stream.ConfigureAwait(false))
+        var events = 0;
+        using var response = await _api.GetAsync(_query.WatchUri(_resourceVersion!, timeout), cancellationToken).ConfigureAwait(false);
+        var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
         {
-            switch (type)
+            using var lines = new PooledBuffer(WatchBufferSize);
+            while (true)
             {
-                case WatchEventType.Added:
-                case WatchEventType.Modified:
-                    if (_convert(item) is { } record) _sink.Upsert(Resource, KeyOf(item), record);
-                    else _sink.Delete(Resource, KeyOf(item));
-                    KubernetesMetrics.WatchEvents.WithLabels(Resource, type == WatchEventType.Added ? "added" : "modified").Inc();
-                    break;
-                case WatchEventType.Deleted:
-                    _sink.Delete(Resource, KeyOf(item));
-                    KubernetesMetrics.WatchEvents.WithLabels(Resource, "deleted").Inc();
-                    break;
-                case WatchEventType.Bookmark:
-                    break;
-                case WatchEventType.Error:
-                    // An ERROR event is a Status; kube-apiserver sends 410 Expired this way when the resourceVersion is too old.
-                    KubernetesLog.ResourceVersionExpired(_logger, Resource);
-                    _resourceVersion = null;
+                var read = await stream.ReadAsync(lines.GetFreeMemory(MinimumRead), cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    // The stream ended: a last event without its newline still counts.
+                    ApplyLine(lines.TakeRest(), ref events);
                     return events;
+                }
+                lines.Advance(read);
+                while (lines.TryTakeLine(out var line))
+                {
+                    if (!ApplyLine(line, ref events)) return events;
+                }
             }
-            events++;
-            if (item?.Metadata?.ResourceVersion is { Length: > 0 } version) _resourceVersion = version;
         }
-        if (streamError is not null)
-        {
-            if (IsExpired(streamError))
-            {
-                _resourceVersion = null;
-                return events;
-            }
-            throw new HttpRequestException("watch stream failed: " + streamError.Message, streamError);
-        }
-        return events;
     }
 
-    private static bool IsExpired(Exception exception)
+    /// <summary>Applies one watch line (blank lines are skipped); false when it was a 410 ERROR and a relist is due.</summary>
+    private bool ApplyLine(ReadOnlySpan<byte> line, ref int events)
     {
-        for (var e = exception; e is not null; e = e.InnerException)
+        if (line.Trim(" \t\r"u8).IsEmpty) return true;
+        var watchEvent = ApiEvents.ReadWatchEvent(line, _objects);
+        switch (watchEvent.Kind)
         {
-            if (e is HttpOperationException { Response.StatusCode: HttpStatusCode.Gone }) return true;
-            if (e is k8s.Autorest.HttpOperationException http && http.Body is V1Status { Code: 410 }) return true;
-            if (e is KubernetesException { Status.Code: 410 }) return true;
+            case WatchEventKind.Added:
+            case WatchEventKind.Modified:
+                if (watchEvent.Record is { } record) _sink.Upsert(Resource, watchEvent.Key!, record);
+                else _sink.Delete(Resource, watchEvent.Key!);
+                KubernetesMetrics.WatchEvents.WithLabels(Resource, watchEvent.Kind == WatchEventKind.Added ? "added" : "modified").Inc();
+                break;
+            case WatchEventKind.Deleted:
+                _sink.Delete(Resource, watchEvent.Key!);
+                KubernetesMetrics.WatchEvents.WithLabels(Resource, "deleted").Inc();
+                break;
+            case WatchEventKind.Bookmark:
+                break;
+            case WatchEventKind.Error:
+                // An ERROR event is a Status; kube-apiserver sends 410 Expired this way when the resourceVersion is too
+                // old. Any other code is an API error: back off and watch again from the same resourceVersion.
+                if (watchEvent.Status.Code != 410)
+                    throw new ApiStatusException(watchEvent.Status.Code, $"watch ERROR {watchEvent.Status.Code} {watchEvent.Status.Reason}: {watchEvent.Status.Message}");
+                KubernetesLog.ResourceVersionExpired(_logger, Resource);
+                _resourceVersion = null;
+                return false;
         }
-        return false;
+        events++;
+        if (watchEvent.ResourceVersion is { Length: > 0 } version) _resourceVersion = version;
+        return true;
     }
 }
