@@ -412,7 +412,7 @@ public sealed class KubernetesController : IReflectorSink<ServiceRecord>, IRefle
         {
             IsSynced = true;
             KubernetesMetrics.Synced.Set(1);
-            KubernetesLog.Synced(_logger, Index.Count, _services.Count, _time.GetElapsedTime(_startTimestamp).TotalMilliseconds);
+            KubernetesLog.Synced(_logger, _writer.NameCount, _services.Count, _time.GetElapsedTime(_startTimestamp).TotalMilliseconds);
             Interlocked.Increment(ref _version);
             _syncedSignal.TrySetResult();
             ReturnListGarbage();

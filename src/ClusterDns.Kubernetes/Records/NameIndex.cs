@@ -48,24 +48,65 @@ public sealed class NameEntry(RecordSet[] sets)
 }
 
 /// <summary>
-/// The published answers: lower-case wire name to an immutable <see cref="NameEntry"/>. Readers look up by span with no
-/// lock (ConcurrentDictionary reads are lock-free); the single writer replaces one name's entry at a time, so a change
-/// touches only the names it affects and a name goes from its old answer straight to its new one.
+/// One name, shared by readers and the writer: the published entry (null while the name does not exist), and the
+/// writer's own bookkeeping (what each owner contributes, how many contributed names lie below).
+/// </summary>
+public sealed class NameNode
+{
+    private NameEntry? _entry;
+
+    internal NameNode(byte[] name) => Name = name;
+
+    internal byte[] Name { get; }
+
+    public NameEntry? Entry => Volatile.Read(ref _entry);
+
+    internal void Publish(NameEntry? entry) => Volatile.Write(ref _entry, entry);
+
+    // Writer only.
+    internal List<RecordPart>? Parts;
+    internal int Below;
+    internal bool Touched;
+}
+
+/// <summary>
+/// The names: lower-case wire name to its <see cref="NameNode"/>. Readers look up by span with no lock
+/// (ConcurrentDictionary reads are lock-free) and read the node's immutable entry; the single writer replaces one
+/// name's entry at a time, so a change touches only the names it affects and a name goes from its old answer
+/// straight to its new one.
 /// </summary>
 public sealed class NameIndex
 {
-    private readonly ConcurrentDictionary<byte[], NameEntry> _entries = new(WireNameComparer.Instance);
-    private readonly ConcurrentDictionary<byte[], NameEntry>.AlternateLookup<ReadOnlySpan<byte>> _lookup;
+    private readonly ConcurrentDictionary<byte[], NameNode> _nodes = new(WireNameComparer.Instance);
+    private readonly ConcurrentDictionary<byte[], NameNode>.AlternateLookup<ReadOnlySpan<byte>> _lookup;
 
-    public NameIndex() => _lookup = _entries.GetAlternateLookup<ReadOnlySpan<byte>>();
+    public NameIndex() => _lookup = _nodes.GetAlternateLookup<ReadOnlySpan<byte>>();
 
-    public int Count => _entries.Count;
+    public bool TryGet(ReadOnlySpan<byte> name, out NameEntry entry)
+    {
+        entry = null!;
+        if (!_lookup.TryGetValue(name, out var node)) return false;
+        entry = node.Entry!;
+        return entry is not null;
+    }
 
-    public bool TryGet(ReadOnlySpan<byte> name, out NameEntry entry) => _lookup.TryGetValue(name, out entry!);
+    internal int NodeCount => _nodes.Count;
 
-    internal void Set(byte[] name, NameEntry entry) => _entries[name] = entry;
+    internal NameNode GetOrAdd(ReadOnlySpan<byte> name)
+    {
+        if (_lookup.TryGetValue(name, out var node)) return node;
+        node = new NameNode(name.ToArray());
+        _nodes[node.Name] = node;
+        return node;
+    }
 
-    internal void Remove(byte[] name) => _entries.TryRemove(name, out _);
+    internal bool TryGetNode(ReadOnlySpan<byte> name, out NameNode node) => _lookup.TryGetValue(name, out node!);
+
+    internal void Remove(NameNode node)
+    {
+        node.Publish(null);
+        _nodes.TryRemove(node.Name, out _);
+    }
 }
 
 /// <summary>One owner's share of a name: a record (type 0: only that the name exists) and what goes with it in additional.</summary>
@@ -77,89 +118,77 @@ public sealed record RecordPart(object Owner, ushort Type, byte[] Record, byte[]
 /// </summary>
 public sealed class NameIndexWriter
 {
-    private sealed class Node
-    {
-        public List<RecordPart>? Parts;
-        public int Below;
-    }
-
     private readonly NameIndex _index;
     private readonly byte[][] _zones;
-    private readonly Dictionary<byte[], Node> _nodes = new(WireNameComparer.Instance);
-    private readonly Dictionary<byte[], Node>.AlternateLookup<ReadOnlySpan<byte>> _nodeLookup;
-    private readonly Dictionary<object, List<byte[]>> _owned = new(ReferenceEqualityComparer.Instance);
-    private readonly HashSet<byte[]> _touched = new(WireNameComparer.Instance);
+    private readonly Dictionary<object, List<NameNode>> _owned = new(ReferenceEqualityComparer.Instance);
+    private List<NameNode> _touched = [];
 
     public NameIndexWriter(NameIndex index, IReadOnlyList<byte[]> zones)
     {
         _index = index;
         _zones = [.. zones];
-        _nodeLookup = _nodes.GetAlternateLookup<ReadOnlySpan<byte>>();
     }
 
-    public int NameCount => _nodes.Count;
+    public int NameCount => _index.NodeCount;
 
     /// <summary>Replaces everything <paramref name="owner"/> contributes with <paramref name="parts"/> (empty: remove the owner).</summary>
     public void SetOwner(object owner, List<(byte[] Name, RecordPart Part)> parts)
     {
-        if (_owned.Remove(owner, out var oldNames))
+        if (_owned.Remove(owner, out var oldNodes))
         {
-            foreach (var name in oldNames)
+            foreach (var node in oldNodes)
             {
-                if (!_nodes.TryGetValue(name, out var node) || node.Parts is null) continue;
+                if (node.Parts is null) continue;
                 var before = node.Parts.Count;
                 node.Parts.RemoveAll(part => ReferenceEquals(part.Owner, owner));
                 if (node.Parts.Count == before) continue;
-                _touched.Add(name);
+                Touch(node);
                 if (node.Parts.Count == 0)
                 {
                     node.Parts = null;
-                    AdjustAncestors(name, -1);
+                    AdjustAncestors(node.Name, -1);
                 }
             }
         }
         if (parts.Count == 0) return;
-        var names = new List<byte[]>(parts.Count);
+        var nodes = new List<NameNode>(parts.Count);
         foreach (var (name, part) in parts)
         {
-            var key = GetOrAddNode(name, out var node);
+            var node = _index.GetOrAdd(name);
             if (node.Parts is null)
             {
                 node.Parts = [];
-                AdjustAncestors(key, +1);
+                AdjustAncestors(node.Name, +1);
             }
             node.Parts.Add(part);
-            _touched.Add(key);
-            if (names.Count == 0 || !ReferenceEquals(names[^1], key)) names.Add(key);
+            Touch(node);
+            if (nodes.Count == 0 || !ReferenceEquals(nodes[^1], node)) nodes.Add(node);
         }
-        _owned[owner] = names;
+        _owned[owner] = nodes;
     }
 
     /// <summary>Publishes every name changed since the last call; returns how many.</summary>
     public int Publish()
     {
         var count = _touched.Count;
-        foreach (var name in _touched)
+        foreach (var node in _touched)
         {
-            if (!_nodes.TryGetValue(name, out var node)) continue;
-            if (node.Parts is { Count: > 0 } parts) _index.Set(name, BuildEntry(parts));
-            else if (node.Below > 0) _index.Set(name, NameEntry.Empty);
-            else
-            {
-                _index.Remove(name);
-                _nodes.Remove(name);
-            }
+            node.Touched = false;
+            if (node.Parts is { Count: > 0 } parts) node.Publish(BuildEntry(parts));
+            else if (node.Below > 0) node.Publish(NameEntry.Empty);
+            else _index.Remove(node);
         }
-        _touched.Clear();
+        // The first sync touches every name; keep no list that size for the small changes that follow.
+        if (_touched.Count > 1024) _touched = [];
+        else _touched.Clear();
         return count;
     }
 
-    private byte[] GetOrAddNode(byte[] name, out Node node)
+    private void Touch(NameNode node)
     {
-        if (_nodeLookup.TryGetValue(name, out var key, out node!)) return key;
-        node = new Node();
-        _nodes.Add(name, node);
-        return name;
+        if (node.Touched) return;
+        node.Touched = true;
+        _touched.Add(node);
     }
 
     /// <summary>Counts a name in or out of every ancestor below its zone (the apex is answered by the zone itself).</summary>
@@ -170,20 +199,13 @@ public sealed class NameIndexWriter
         var position = 1 + name[0];
         while (name.Length - position > zone)
         {
-            var suffix = name.AsSpan(position);
-            if (!_nodeLookup.TryGetValue(suffix, out var key, out var node))
-            {
-                key = suffix.ToArray();
-                node = new Node();
-                _nodes.Add(key, node);
-            }
+            var node = _index.GetOrAdd(name.AsSpan(position));
             var wasEmpty = node.Below == 0;
             node.Below += delta;
-            if (node.Parts is null && (wasEmpty || node.Below == 0)) _touched.Add(key);
+            if (node.Parts is null && (wasEmpty || node.Below == 0)) Touch(node);
             position += 1 + name[position];
         }
     }
-
     private int ZoneOf(byte[] name)
     {
         var best = -1;
