@@ -1,5 +1,5 @@
+using System.Buffers.Binary;
 using System.Collections.Concurrent;
-using System.Runtime.InteropServices;
 
 namespace ClusterDns.Kubernetes.Records;
 
@@ -21,58 +21,230 @@ public sealed class WireNameComparer : IEqualityComparer<byte[]>, IAlternateEqua
 }
 
 /// <summary>The records of one type at one name, ready to copy into a response (owners point at the question).</summary>
-public sealed class RecordSet(ushort type, byte[] answer, int count, byte[] additional, int additionalCount)
+public readonly ref struct AnswerSet(ReadOnlySpan<byte> answer, int count, ReadOnlySpan<byte> additional, int additionalCount)
 {
-    public ushort Type { get; } = type;
-    public byte[] Answer { get; } = answer;
-    public int Count { get; } = count;
-    public byte[] Additional { get; } = additional;
-    public int AdditionalCount { get; } = additionalCount;
+    public readonly ReadOnlySpan<byte> Answer = answer;
+    public readonly int Count = count;
+    public readonly ReadOnlySpan<byte> Additional = additional;
+    public readonly int AdditionalCount = additionalCount;
 }
 
-/// <summary>Everything a name answers, immutable once published; an entry with no sets is a name that exists without data.</summary>
-public sealed class NameEntry(RecordSet[] sets)
+/// <summary>
+/// Everything a name answers in one array (one object per name, not an entry, a set array and two arrays per set):
+/// per type, the set's length, its type (two bytes), record count, answer length and additional count as varints,
+/// then the answer records and the additional records. An empty array is a name that exists without data.
+/// </summary>
+public static class PackedAnswers
 {
-    public static readonly NameEntry Empty = new([]);
-
-    public RecordSet[] Sets { get; } = sets;
-
-    public RecordSet? Find(ushort type)
+    public static bool TryFind(ReadOnlySpan<byte> packed, ushort type, out AnswerSet set)
     {
-        foreach (var set in Sets)
+        var position = 0;
+        while (position < packed.Length)
+        {
+            var end = ReadVarint(packed, ref position);
+            end += position;
+            if (BinaryPrimitives.ReadUInt16BigEndian(packed[position..]) == type)
+            {
+                position += 2;
+                var count = ReadVarint(packed, ref position);
+                var answerLength = ReadVarint(packed, ref position);
+                var additionalCount = ReadVarint(packed, ref position);
+                set = new AnswerSet(packed.Slice(position, answerLength), count, packed[(position + answerLength)..end], additionalCount);
+                return true;
+            }
+            position = end;
+        }
+        set = default;
+        return false;
+    }
+
+    /// <summary>One set of one record, the common case, without a builder.</summary>
+    internal static byte[] Single(ushort type, ReadOnlySpan<byte> record, ReadOnlySpan<byte> additional, int additionalCount)
+    {
+        var body = 2 + VarintLength(1) + VarintLength(record.Length) + VarintLength(additionalCount) + record.Length + additional.Length;
+        var packed = new byte[VarintLength(body) + body];
+        var position = WriteVarint(packed, 0, body);
+        WriteSetHeader(packed, position, type, 1, record.Length, additionalCount, out position);
+        record.CopyTo(packed.AsSpan(position));
+        additional.CopyTo(packed.AsSpan(position + record.Length));
+        return packed;
+    }
+
+    internal static int ReadVarint(ReadOnlySpan<byte> packed, ref int position)
+    {
+        var value = 0;
+        for (var shift = 0; ; shift += 7)
+        {
+            var b = packed[position++];
+            value |= (b & 0x7F) << shift;
+            if (b < 0x80) return value;
+        }
+    }
+
+    internal static int VarintLength(int value)
+    {
+        var length = 1;
+        while (value >= 0x80)
+        {
+            value >>= 7;
+            length++;
+        }
+        return length;
+    }
+
+    internal static int WriteVarint(Span<byte> destination, int position, int value)
+    {
+        while (value >= 0x80)
+        {
+            destination[position++] = (byte)(value | 0x80);
+            value >>= 7;
+        }
+        destination[position++] = (byte)value;
+        return position;
+    }
+
+    internal static void WriteSetHeader(Span<byte> destination, int position, ushort type, int count, int answerLength, int additionalCount, out int end)
+    {
+        BinaryPrimitives.WriteUInt16BigEndian(destination[position..], type);
+        position = WriteVarint(destination, position + 2, count);
+        position = WriteVarint(destination, position, answerLength);
+        end = WriteVarint(destination, position, additionalCount);
+    }
+}
+
+/// <summary>Collects records type by type, dropping repeats, and packs them (build time only).</summary>
+internal sealed class PackedAnswerBuilder
+{
+    private sealed class Set(ushort type)
+    {
+        public readonly ushort Type = type;
+        public readonly MemoryStream Answer = new();
+        public readonly MemoryStream Additional = new();
+        public readonly HashSet<byte[]> Records = new(WireNameComparer.Instance);
+        public readonly HashSet<byte[]> AdditionalBlocks = new(WireNameComparer.Instance);
+        public int Count;
+        public int AdditionalCount;
+    }
+
+    private readonly List<Set> _sets = [];
+
+    /// <summary>Adds a record; its additional records go with it unless the record is there already.</summary>
+    public void Add(ushort type, byte[] record, ReadOnlySpan<byte> additional, int additionalCount)
+    {
+        var set = SetOf(type);
+        if (!set.Records.Add(record)) return;
+        set.Answer.Write(record);
+        set.Count++;
+        if (additionalCount > 0 && set.AdditionalBlocks.Add(additional.ToArray()))
+        {
+            set.Additional.Write(additional);
+            set.AdditionalCount += additionalCount;
+        }
+    }
+
+    /// <summary>Adds every set of another packed array (another owner's share of the same name).</summary>
+    public void AddPacked(ReadOnlySpan<byte> packed)
+    {
+        var position = 0;
+        while (position < packed.Length)
+        {
+            var end = PackedAnswers.ReadVarint(packed, ref position);
+            end += position;
+            var type = BinaryPrimitives.ReadUInt16BigEndian(packed[position..]);
+            position += 2;
+            PackedAnswers.ReadVarint(packed, ref position);
+            var answerLength = PackedAnswers.ReadVarint(packed, ref position);
+            var additionalCount = PackedAnswers.ReadVarint(packed, ref position);
+            var records = packed.Slice(position, answerLength);
+            var additional = packed[(position + answerLength)..end];
+            var first = true;
+            while (records.Length > 0)
+            {
+                var nameEnd = Server.Wire.DnsName.Skip(records, 0);
+                var length = nameEnd + 10 + BinaryPrimitives.ReadUInt16BigEndian(records[(nameEnd + 8)..]);
+                // The share's additional records go with its first record, as one block.
+                Add(type, records[..length].ToArray(), first ? additional : default, first ? additionalCount : 0);
+                first = false;
+                records = records[length..];
+            }
+            position = end;
+        }
+    }
+
+    private Set SetOf(ushort type)
+    {
+        foreach (var set in _sets)
         {
             if (set.Type == type) return set;
         }
-        return null;
+        var added = new Set(type);
+        _sets.Add(added);
+        return added;
+    }
+
+    public byte[] ToArray()
+    {
+        var total = 0;
+        foreach (var set in _sets) total += SetLength(set, out _);
+        if (total == 0) return [];
+        var packed = new byte[total];
+        var position = 0;
+        foreach (var set in _sets)
+        {
+            SetLength(set, out var body);
+            position = PackedAnswers.WriteVarint(packed, position, body);
+            PackedAnswers.WriteSetHeader(packed, position, set.Type, set.Count, (int)set.Answer.Length, set.AdditionalCount, out position);
+            set.Answer.GetBuffer().AsSpan(0, (int)set.Answer.Length).CopyTo(packed.AsSpan(position));
+            position += (int)set.Answer.Length;
+            set.Additional.GetBuffer().AsSpan(0, (int)set.Additional.Length).CopyTo(packed.AsSpan(position));
+            position += (int)set.Additional.Length;
+        }
+        return packed;
+    }
+
+    private static int SetLength(Set set, out int body)
+    {
+        body = 2 + PackedAnswers.VarintLength(set.Count) + PackedAnswers.VarintLength((int)set.Answer.Length)
+            + PackedAnswers.VarintLength(set.AdditionalCount) + (int)set.Answer.Length + (int)set.Additional.Length;
+        return PackedAnswers.VarintLength(body) + body;
     }
 }
 
 /// <summary>
-/// One name, shared by readers and the writer: the published entry (null while the name does not exist), and the
-/// writer's own bookkeeping (what each owner contributes, how many contributed names lie below).
+/// One name, shared by readers and the writer: the published answers (null while the name does not exist), and the
+/// writer's own bookkeeping: who contributes (nobody, one owner whose share is <see cref="Share"/>, or several
+/// <see cref="OwnerShare"/>s) and how many contributed names lie below.
 /// </summary>
 public sealed class NameNode
 {
-    private NameEntry? _entry;
+    private byte[]? _answers;
 
     internal NameNode(byte[] name) => Name = name;
 
     internal byte[] Name { get; }
 
-    public NameEntry? Entry => Volatile.Read(ref _entry);
+    public byte[]? Answers => Volatile.Read(ref _answers);
 
-    internal void Publish(NameEntry? entry) => Volatile.Write(ref _entry, entry);
+    internal void Publish(byte[]? answers) => Volatile.Write(ref _answers, answers);
 
     // Writer only.
-    internal List<RecordPart>? Parts;
+    internal object? Owners;
+    internal byte[]? Share;
     internal int Below;
     internal bool Touched;
 }
 
+/// <summary>One owner's packed share of a name that several owners contribute to (two Services' PTR for one IP).</summary>
+internal sealed class OwnerShare(object owner, byte[] share)
+{
+    public object Owner { get; } = owner;
+    public byte[] Share { get; set; } = share;
+}
+
 /// <summary>
 /// The names: lower-case wire name to its <see cref="NameNode"/>. Readers look up by span with no lock
-/// (ConcurrentDictionary reads are lock-free) and read the node's immutable entry; the single writer replaces one
-/// name's entry at a time, so a change touches only the names it affects and a name goes from its old answer
+/// (ConcurrentDictionary reads are lock-free) and read the node's immutable answers; the single writer replaces one
+/// name's answers at a time, so a change touches only the names it affects and a name goes from its old answer
 /// straight to its new one.
 /// </summary>
 public sealed class NameIndex
@@ -82,12 +254,13 @@ public sealed class NameIndex
 
     public NameIndex() => _lookup = _nodes.GetAlternateLookup<ReadOnlySpan<byte>>();
 
-    public bool TryGet(ReadOnlySpan<byte> name, out NameEntry entry)
+    /// <summary>The packed answers of a name that exists (see <see cref="PackedAnswers"/>).</summary>
+    public bool TryGet(ReadOnlySpan<byte> name, out byte[] answers)
     {
-        entry = null!;
+        answers = null!;
         if (!_lookup.TryGetValue(name, out var node)) return false;
-        entry = node.Entry!;
-        return entry is not null;
+        answers = node.Answers!;
+        return answers is not null;
     }
 
     internal int NodeCount => _nodes.Count;
@@ -99,8 +272,6 @@ public sealed class NameIndex
         _nodes[node.Name] = node;
         return node;
     }
-
-    internal bool TryGetNode(ReadOnlySpan<byte> name, out NameNode node) => _lookup.TryGetValue(name, out node!);
 
     internal void Remove(NameNode node)
     {
@@ -120,7 +291,9 @@ public sealed class NameIndexWriter
 {
     private readonly NameIndex _index;
     private readonly byte[][] _zones;
-    private readonly Dictionary<object, List<NameNode>> _owned = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<object, NameNode[]> _owned = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<NameNode, List<RecordPart>> _grouped = [];
+    private readonly List<NameNode> _order = [];
     private List<NameNode> _touched = [];
 
     public NameIndexWriter(NameIndex index, IReadOnlyList<byte[]> zones)
@@ -134,37 +307,27 @@ public sealed class NameIndexWriter
     /// <summary>Replaces everything <paramref name="owner"/> contributes with <paramref name="parts"/> (empty: remove the owner).</summary>
     public void SetOwner(object owner, List<(byte[] Name, RecordPart Part)> parts)
     {
+        _grouped.Clear();
+        _order.Clear();
+        foreach (var (name, part) in parts)
+        {
+            var node = _index.GetOrAdd(name);
+            if (!_grouped.TryGetValue(node, out var list))
+            {
+                _grouped[node] = list = [];
+                _order.Add(node);
+            }
+            list.Add(part);
+        }
         if (_owned.Remove(owner, out var oldNodes))
         {
             foreach (var node in oldNodes)
             {
-                if (node.Parts is null) continue;
-                var before = node.Parts.Count;
-                node.Parts.RemoveAll(part => ReferenceEquals(part.Owner, owner));
-                if (node.Parts.Count == before) continue;
-                Touch(node);
-                if (node.Parts.Count == 0)
-                {
-                    node.Parts = null;
-                    AdjustAncestors(node.Name, -1);
-                }
+                if (!_grouped.ContainsKey(node)) Leave(node, owner);
             }
         }
-        if (parts.Count == 0) return;
-        var nodes = new List<NameNode>(parts.Count);
-        foreach (var (name, part) in parts)
-        {
-            var node = _index.GetOrAdd(name);
-            if (node.Parts is null)
-            {
-                node.Parts = [];
-                AdjustAncestors(node.Name, +1);
-            }
-            node.Parts.Add(part);
-            Touch(node);
-            if (nodes.Count == 0 || !ReferenceEquals(nodes[^1], node)) nodes.Add(node);
-        }
-        _owned[owner] = nodes;
+        foreach (var node in _order) Join(node, owner, Pack(_grouped[node]));
+        if (_order.Count > 0) _owned[owner] = [.. _order];
     }
 
     /// <summary>Publishes every name changed since the last call; returns how many.</summary>
@@ -174,14 +337,79 @@ public sealed class NameIndexWriter
         foreach (var node in _touched)
         {
             node.Touched = false;
-            if (node.Parts is { Count: > 0 } parts) node.Publish(BuildEntry(parts));
-            else if (node.Below > 0) node.Publish(NameEntry.Empty);
-            else _index.Remove(node);
+            var answers = node.Owners switch
+            {
+                null => node.Below > 0 ? [] : null,
+                OwnerShare[] shares => Merge(shares),
+                _ => node.Share,
+            };
+            if (answers is null) _index.Remove(node);
+            else node.Publish(answers);
         }
         // The first sync touches every name; keep no list that size for the small changes that follow.
         if (_touched.Count > 1024) _touched = [];
         else _touched.Clear();
         return count;
+    }
+
+    private void Join(NameNode node, object owner, byte[] share)
+    {
+        switch (node.Owners)
+        {
+            case null:
+                node.Owners = owner;
+                node.Share = share;
+                AdjustAncestors(node.Name, +1);
+                break;
+            case OwnerShare[] shares:
+                var index = Array.FindIndex(shares, s => ReferenceEquals(s.Owner, owner));
+                if (index < 0) node.Owners = (OwnerShare[])[.. shares, new OwnerShare(owner, share)];
+                else if (shares[index].Share.AsSpan().SequenceEqual(share)) return;
+                else shares[index].Share = share;
+                break;
+            default:
+                if (ReferenceEquals(node.Owners, owner))
+                {
+                    if (node.Share.AsSpan().SequenceEqual(share)) return; // the same answers: nothing to publish
+                    node.Share = share;
+                }
+                else
+                {
+                    node.Owners = new[] { new OwnerShare(node.Owners, node.Share!), new OwnerShare(owner, share) };
+                    node.Share = null;
+                }
+                break;
+        }
+        Touch(node);
+    }
+
+    private void Leave(NameNode node, object owner)
+    {
+        if (node.Owners is OwnerShare[] shares)
+        {
+            var rest = Array.FindAll(shares, s => !ReferenceEquals(s.Owner, owner));
+            if (rest.Length == shares.Length) return;
+            if (rest.Length == 1)
+            {
+                node.Owners = rest[0].Owner;
+                node.Share = rest[0].Share;
+            }
+            else
+            {
+                node.Owners = rest;
+            }
+        }
+        else if (ReferenceEquals(node.Owners, owner))
+        {
+            node.Owners = null;
+            node.Share = null;
+            AdjustAncestors(node.Name, -1);
+        }
+        else
+        {
+            return;
+        }
+        Touch(node);
     }
 
     private void Touch(NameNode node)
@@ -202,10 +430,11 @@ public sealed class NameIndexWriter
             var node = _index.GetOrAdd(name.AsSpan(position));
             var wasEmpty = node.Below == 0;
             node.Below += delta;
-            if (node.Parts is null && (wasEmpty || node.Below == 0)) Touch(node);
+            if (node.Owners is null && (wasEmpty || node.Below == 0)) Touch(node);
             position += 1 + name[position];
         }
     }
+
     private int ZoneOf(byte[] name)
     {
         var best = -1;
@@ -216,41 +445,26 @@ public sealed class NameIndexWriter
         return best;
     }
 
-    private static NameEntry BuildEntry(List<RecordPart> parts)
+    /// <summary>One owner's parts at one name, packed.</summary>
+    private static byte[] Pack(List<RecordPart> parts)
     {
-        var types = new List<ushort>(2);
-        foreach (var part in parts)
-        {
-            if (part.Type != 0 && !types.Contains(part.Type)) types.Add(part.Type);
-        }
-        if (types.Count == 0) return NameEntry.Empty;
         if (parts.Count == 1)
         {
-            // The common case (one record at a name): publish the part's own bytes, no copy.
             var only = parts[0];
-            return new NameEntry([new RecordSet(only.Type, only.Record, 1, only.Additional ?? [], only.Additional is null ? 0 : only.AdditionalCount)]);
+            return only.Type == 0 ? [] : PackedAnswers.Single(only.Type, only.Record, only.Additional, only.Additional is null ? 0 : only.AdditionalCount);
         }
-        var sets = new RecordSet[types.Count];
-        for (var t = 0; t < types.Count; t++)
+        var builder = new PackedAnswerBuilder();
+        foreach (var part in parts)
         {
-            var seen = new HashSet<byte[]>(WireNameComparer.Instance);
-            var seenAdditional = new HashSet<byte[]>(WireNameComparer.Instance);
-            using var answer = new MemoryStream();
-            using var additional = new MemoryStream();
-            int count = 0, additionalCount = 0;
-            foreach (var part in parts)
-            {
-                if (part.Type != types[t] || !seen.Add(part.Record)) continue;
-                answer.Write(part.Record);
-                count++;
-                if (part.Additional is { } extra && seenAdditional.Add(extra))
-                {
-                    additional.Write(extra);
-                    additionalCount += part.AdditionalCount;
-                }
-            }
-            sets[t] = new RecordSet(types[t], answer.ToArray(), count, additional.ToArray(), additionalCount);
+            if (part.Type != 0) builder.Add(part.Type, part.Record, part.Additional, part.Additional is null ? 0 : part.AdditionalCount);
         }
-        return new NameEntry(sets);
+        return builder.ToArray();
+    }
+
+    private static byte[] Merge(OwnerShare[] shares)
+    {
+        var builder = new PackedAnswerBuilder();
+        foreach (var share in shares) builder.AddPacked(share.Share);
+        return builder.ToArray();
     }
 }
