@@ -211,21 +211,44 @@ internal sealed class PackedAnswerBuilder
 }
 
 /// <summary>
-/// One name, shared by readers and the writer: the published answers (null while the name does not exist), and the
-/// writer's own bookkeeping: who contributes (nobody, one owner whose share is <see cref="Share"/>, or several
+/// One name, shared by readers and the writer: its first label and its parent (a zone apex, or a name outside every
+/// zone, holds its whole wire name and no parent), the published answers (null while the name does not exist), and
+/// the writer's own bookkeeping: who contributes (nobody, one owner whose share is <see cref="Share"/>, or several
 /// <see cref="OwnerShare"/>s) and how many contributed names lie below.
 /// </summary>
 public sealed class NameNode
 {
     private byte[]? _answers;
 
-    internal NameNode(byte[] name) => Name = name;
+    internal NameNode(byte[] label, NameNode? parent, int hash)
+    {
+        Label = label;
+        Parent = parent;
+        Hash = hash;
+    }
 
-    internal byte[] Name { get; }
+    internal byte[] Label { get; }
+
+    internal NameNode? Parent { get; }
+
+    internal int Hash { get; }
 
     public byte[]? Answers => Volatile.Read(ref _answers);
 
     internal void Publish(byte[]? answers) => Volatile.Write(ref _answers, answers);
+
+    /// <summary>Whether this is the node of <paramref name="name"/>: label by label up the parents.</summary>
+    internal bool Matches(ReadOnlySpan<byte> name)
+    {
+        var node = this;
+        while (node.Parent is { } parent)
+        {
+            if (!name.StartsWith(node.Label)) return false;
+            name = name[node.Label.Length..];
+            node = parent;
+        }
+        return name.SequenceEqual(node.Label);
+    }
 
     // Writer only.
     internal object? Owners;
@@ -242,41 +265,93 @@ internal sealed class OwnerShare(object owner, byte[] share)
 }
 
 /// <summary>
-/// The names: lower-case wire name to its <see cref="NameNode"/>. Readers look up by span with no lock
-/// (ConcurrentDictionary reads are lock-free) and read the node's immutable answers; the single writer replaces one
-/// name's answers at a time, so a change touches only the names it affects and a name goes from its old answer
-/// straight to its new one.
+/// The names: an open-addressing table (linear probing) of <see cref="NameNode"/>s by the hash of their lower-case
+/// wire name. Readers take the current slot array and probe it with no lock; the single writer fills an empty slot
+/// or marks a removed node's slot with one reference write, and grows or cleans the table by building a new array
+/// and publishing it whole, so a reader sees either array complete. A name goes from its old answer straight to its
+/// new one because its node's answers are replaced by one reference write.
 /// </summary>
 public sealed class NameIndex
 {
-    private readonly ConcurrentDictionary<byte[], NameNode> _nodes = new(WireNameComparer.Instance);
-    private readonly ConcurrentDictionary<byte[], NameNode>.AlternateLookup<ReadOnlySpan<byte>> _lookup;
+    private const int MinimumCapacity = 1024;
+    private static readonly NameNode Removed = new([], null, 0);
 
-    public NameIndex() => _lookup = _nodes.GetAlternateLookup<ReadOnlySpan<byte>>();
+    private NameNode?[] _slots = new NameNode?[MinimumCapacity];
+    private int _count;
+    private int _used; // nodes and removed marks: probes end only at an empty slot
 
     /// <summary>The packed answers of a name that exists (see <see cref="PackedAnswers"/>).</summary>
     public bool TryGet(ReadOnlySpan<byte> name, out byte[] answers)
     {
-        answers = null!;
-        if (!_lookup.TryGetValue(name, out var node)) return false;
-        answers = node.Answers!;
+        answers = Find(Volatile.Read(ref _slots), name, Hash(name))?.Answers!;
         return answers is not null;
     }
 
-    internal int NodeCount => _nodes.Count;
+    internal int NodeCount => _count;
 
-    internal NameNode GetOrAdd(ReadOnlySpan<byte> name)
+    internal static int Hash(ReadOnlySpan<byte> name)
     {
-        if (_lookup.TryGetValue(name, out var node)) return node;
-        node = new NameNode(name.ToArray());
-        _nodes[node.Name] = node;
-        return node;
+        var hash = new HashCode();
+        hash.AddBytes(name);
+        return hash.ToHashCode();
+    }
+
+    internal NameNode? Find(ReadOnlySpan<byte> name, int hash) => Find(_slots, name, hash);
+
+    private static NameNode? Find(NameNode?[] slots, ReadOnlySpan<byte> name, int hash)
+    {
+        var mask = slots.Length - 1;
+        for (var i = hash & mask; ; i = (i + 1) & mask)
+        {
+            var node = Volatile.Read(ref slots[i]);
+            if (node is null) return null;
+            if (node.Hash == hash && !ReferenceEquals(node, Removed) && node.Matches(name)) return node;
+        }
+    }
+
+    /// <summary>Adds a node whose name is not in the table.</summary>
+    internal void Add(NameNode node)
+    {
+        if ((_used + 1) * 10 > _slots.Length * 7) Rebuild();
+        var slots = _slots;
+        var mask = slots.Length - 1;
+        var i = node.Hash & mask;
+        while (slots[i] is { } taken && !ReferenceEquals(taken, Removed)) i = (i + 1) & mask;
+        if (slots[i] is null) _used++;
+        Volatile.Write(ref slots[i], node);
+        _count++;
     }
 
     internal void Remove(NameNode node)
     {
         node.Publish(null);
-        _nodes.TryRemove(node.Name, out _);
+        var slots = _slots;
+        var mask = slots.Length - 1;
+        for (var i = node.Hash & mask; slots[i] is { } candidate; i = (i + 1) & mask)
+        {
+            if (!ReferenceEquals(candidate, node)) continue;
+            Volatile.Write(ref slots[i], Removed);
+            _count--;
+            return;
+        }
+    }
+
+    /// <summary>A new array, at most half full, without the removed marks; readers still probing the old one finish there.</summary>
+    private void Rebuild()
+    {
+        var capacity = MinimumCapacity;
+        while (capacity < (_count + 1) * 2) capacity *= 2;
+        var slots = new NameNode?[capacity];
+        var mask = capacity - 1;
+        foreach (var node in _slots)
+        {
+            if (node is null || ReferenceEquals(node, Removed)) continue;
+            var i = node.Hash & mask;
+            while (slots[i] is not null) i = (i + 1) & mask;
+            slots[i] = node;
+        }
+        _used = _count;
+        Volatile.Write(ref _slots, slots);
     }
 }
 
@@ -293,6 +368,8 @@ public sealed class NameIndexWriter
     private readonly byte[][] _zones;
     private readonly Dictionary<object, NameNode[]> _owned = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<NameNode, List<RecordPart>> _grouped = [];
+    // Short labels (address octets and nibbles of reverse names, _tcp, _udp) repeat across thousands of names: one array each.
+    private readonly Dictionary<byte[], byte[]> _shortLabels = new(WireNameComparer.Instance);
     private readonly List<NameNode> _order = [];
     private List<NameNode> _touched = [];
 
@@ -311,7 +388,7 @@ public sealed class NameIndexWriter
         _order.Clear();
         foreach (var (name, part) in parts)
         {
-            var node = _index.GetOrAdd(name);
+            var node = GetOrAdd(name);
             if (!_grouped.TryGetValue(node, out var list))
             {
                 _grouped[node] = list = [];
@@ -359,7 +436,7 @@ public sealed class NameIndexWriter
             case null:
                 node.Owners = owner;
                 node.Share = share;
-                AdjustAncestors(node.Name, +1);
+                AdjustAncestors(node, +1);
                 break;
             case OwnerShare[] shares:
                 var index = Array.FindIndex(shares, s => ReferenceEquals(s.Owner, owner));
@@ -403,7 +480,7 @@ public sealed class NameIndexWriter
         {
             node.Owners = null;
             node.Share = null;
-            AdjustAncestors(node.Name, -1);
+            AdjustAncestors(node, -1);
         }
         else
         {
@@ -420,22 +497,45 @@ public sealed class NameIndexWriter
     }
 
     /// <summary>Counts a name in or out of every ancestor below its zone (the apex is answered by the zone itself).</summary>
-    private void AdjustAncestors(byte[] name, int delta)
+    private void AdjustAncestors(NameNode node, int delta)
     {
-        var zone = ZoneOf(name);
-        if (zone < 0) return;
-        var position = 1 + name[0];
-        while (name.Length - position > zone)
+        for (var ancestor = node.Parent; ancestor?.Parent is not null; ancestor = ancestor.Parent)
         {
-            var node = _index.GetOrAdd(name.AsSpan(position));
-            var wasEmpty = node.Below == 0;
-            node.Below += delta;
-            if (node.Owners is null && (wasEmpty || node.Below == 0)) Touch(node);
-            position += 1 + name[position];
+            var wasEmpty = ancestor.Below == 0;
+            ancestor.Below += delta;
+            if (ancestor.Owners is null && (wasEmpty || ancestor.Below == 0)) Touch(ancestor);
         }
     }
 
-    private int ZoneOf(byte[] name)
+    /// <summary>The node of a name, made (with its parents up to the zone apex) when missing.</summary>
+    private NameNode GetOrAdd(ReadOnlySpan<byte> name)
+    {
+        var hash = NameIndex.Hash(name);
+        if (_index.Find(name, hash) is { } found) return found;
+        NameNode node;
+        var zone = ZoneOf(name);
+        if (zone >= 0 && name.Length > zone)
+        {
+            var labelLength = 1 + name[0];
+            node = new NameNode(Label(name[..labelLength]), GetOrAdd(name[labelLength..]), hash);
+        }
+        else
+        {
+            node = new NameNode(name.ToArray(), null, hash);
+        }
+        _index.Add(node);
+        return node;
+    }
+
+    private byte[] Label(ReadOnlySpan<byte> label)
+    {
+        if (label.Length > 5) return label.ToArray();
+        var lookup = _shortLabels.GetAlternateLookup<ReadOnlySpan<byte>>();
+        if (!lookup.TryGetValue(label, out var shared)) lookup[label] = shared = label.ToArray();
+        return shared;
+    }
+
+    private int ZoneOf(ReadOnlySpan<byte> name)
     {
         var best = -1;
         foreach (var zone in _zones)
