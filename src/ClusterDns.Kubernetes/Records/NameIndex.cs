@@ -355,6 +355,12 @@ public sealed class NameIndex
     }
 }
 
+/// <summary>What contributes names (a Service, a Pod, a namespace, the zone itself), and the names it last contributed.</summary>
+public sealed class NameOwner
+{
+    internal NameNode[] Names = [];
+}
+
 /// <summary>One owner's share of a name: a record (type 0: only that the name exists) and what goes with it in additional.</summary>
 public sealed record RecordPart(object Owner, ushort Type, byte[] Record, byte[]? Additional = null, int AdditionalCount = 0);
 
@@ -366,7 +372,6 @@ public sealed class NameIndexWriter
 {
     private readonly NameIndex _index;
     private readonly byte[][] _zones;
-    private readonly Dictionary<object, NameNode[]> _owned = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<NameNode, List<RecordPart>> _grouped = [];
     // Short labels (address octets and nibbles of reverse names, _tcp, _udp) repeat across thousands of names: one array each.
     private readonly Dictionary<byte[], byte[]> _shortLabels = new(WireNameComparer.Instance);
@@ -382,7 +387,7 @@ public sealed class NameIndexWriter
     public int NameCount => _index.NodeCount;
 
     /// <summary>Replaces everything <paramref name="owner"/> contributes with <paramref name="parts"/> (empty: remove the owner).</summary>
-    public void SetOwner(object owner, List<(byte[] Name, RecordPart Part)> parts)
+    public void SetOwner(NameOwner owner, List<(byte[] Name, RecordPart Part)> parts)
     {
         _grouped.Clear();
         _order.Clear();
@@ -396,15 +401,12 @@ public sealed class NameIndexWriter
             }
             list.Add(part);
         }
-        if (_owned.Remove(owner, out var oldNodes))
+        foreach (var node in owner.Names)
         {
-            foreach (var node in oldNodes)
-            {
-                if (!_grouped.ContainsKey(node)) Leave(node, owner);
-            }
+            if (!_grouped.ContainsKey(node)) Leave(node, owner);
         }
         foreach (var node in _order) Join(node, owner, Pack(_grouped[node]));
-        if (_order.Count > 0) _owned[owner] = [.. _order];
+        owner.Names = [.. _order];
     }
 
     /// <summary>Publishes every name changed since the last call; returns how many.</summary>
