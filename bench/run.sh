@@ -56,6 +56,9 @@ die() { log "error: $*"; exit 1; }
 
 start_proc() {                   # start_proc NAME COMMAND...: output to $WORK/NAME.log
     local name=$1; shift
+    # Emptied here, not only by the child's redirection: a caller that polls the log right after this returns
+    # (start_emulator waits for the URL) must not read the previous process's output under the same name.
+    : >"$WORK/$name.log"
     "$@" >"$WORK/$name.log" 2>&1 &
     PID[$name]=$!
 }

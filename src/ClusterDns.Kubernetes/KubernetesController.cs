@@ -20,11 +20,6 @@ public sealed class KubernetesController : IReflectorSink<ServiceRecord>, IRefle
 {
     private const string Services = "services", EndpointSlices = "endpointslices", Pods = "pods", Namespaces = "namespaces";
 
-    private sealed class Owner(string key)
-    {
-        public string Key { get; } = key;
-    }
-
     private readonly KubernetesOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -42,12 +37,15 @@ public sealed class KubernetesController : IReflectorSink<ServiceRecord>, IRefle
     private readonly Dictionary<string, PodRecord> _pods = new(StringComparer.Ordinal);
     private readonly HashSet<string> _namespaces = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _servicesPerNamespace = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Owner> _owners = new(StringComparer.Ordinal);
+    // What each Service, Pod and namespace contributes to the index, by its store key (no second key string per owner).
+    private readonly Dictionary<string, NameOwner> _serviceOwners = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, NameOwner> _podOwners = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, NameOwner> _namespaceOwners = new(StringComparer.Ordinal);
     private readonly HashSet<string> _dirtyServices = new(StringComparer.Ordinal);
     private readonly HashSet<string> _dirtyPods = new(StringComparer.Ordinal);
     private readonly HashSet<string> _dirtyNamespaces = new(StringComparer.Ordinal);
     private readonly List<(DateTimeOffset Trigger, string ServiceKey)> _programming = [];
-    private readonly object _staticOwner = new();
+    private readonly NameOwner _staticOwner = new();
 
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _tasks = [];
@@ -308,7 +306,7 @@ public sealed class KubernetesController : IReflectorSink<ServiceRecord>, IRefle
         var reader = _queue.Reader;
         try
         {
-            SetOwner("static", _staticOwner, BuildStaticParts());
+            _writer.SetOwner(_staticOwner, BuildStaticParts());
             while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 // Apply everything queued, then publish once: a burst of events costs one publish.
@@ -349,7 +347,7 @@ public sealed class KubernetesController : IReflectorSink<ServiceRecord>, IRefle
             {
                 try
                 {
-                    _serviceBuilder.Build(service, SlicesOf(key), OwnerOf("svc:" + key), parts);
+                    _serviceBuilder.Build(service, SlicesOf(key), OwnerOf(_serviceOwners, key), parts);
                 }
                 catch (FormatException exception)
                 {
@@ -357,15 +355,15 @@ public sealed class KubernetesController : IReflectorSink<ServiceRecord>, IRefle
                     parts.Clear();
                 }
             }
-            SetOwner("svc:" + key, null, parts);
+            SetOwner(_serviceOwners, key, parts);
         }
         foreach (var key in _dirtyPods)
         {
             parts.Clear();
             var found = _pods.TryGetValue(key, out var pod);
-            if (_options.Pods == PodMode.Verified && found && Exposed(pod!.Namespace)) BuildPodParts(pod, OwnerOf("pod:" + key), parts);
+            if (_options.Pods == PodMode.Verified && found && Exposed(pod!.Namespace)) BuildPodParts(pod, OwnerOf(_podOwners, key), parts);
             PodAddresses.Set(key, found ? pod : null);
-            SetOwner("pod:" + key, null, parts);
+            SetOwner(_podOwners, key, parts);
         }
         foreach (var ns in _dirtyNamespaces)
         {
@@ -373,10 +371,10 @@ public sealed class KubernetesController : IReflectorSink<ServiceRecord>, IRefle
             // In insecure mode any dashed IP answers in a namespace that exists; <ns>.pod.<zone> marks that it does.
             if (_options.Pods == PodMode.Insecure && Exposed(ns) && (_servicesPerNamespace.ContainsKey(ns) || _namespaces.Contains(ns)))
             {
-                var owner = OwnerOf("ns:" + ns);
+                var owner = OwnerOf(_namespaceOwners, ns);
                 foreach (var zone in _options.ForwardZones) parts.Add((RecordEncoding.Name(DnsName.Encode(zone), ns, "pod"), new RecordPart(owner, 0, [])));
             }
-            SetOwner("ns:" + ns, null, parts);
+            SetOwner(_namespaceOwners, ns, parts);
         }
         _dirtyServices.Clear();
         _dirtyPods.Clear();
@@ -395,7 +393,7 @@ public sealed class KubernetesController : IReflectorSink<ServiceRecord>, IRefle
         {
             IsSynced = true;
             KubernetesMetrics.Synced.Set(1);
-            KubernetesLog.Synced(_logger, Index.Count, _services.Count, _time.GetElapsedTime(_startTimestamp).TotalMilliseconds);
+            KubernetesLog.Synced(_logger, _writer.NameCount, _services.Count, _time.GetElapsedTime(_startTimestamp).TotalMilliseconds);
             Interlocked.Increment(ref _version);
             _syncedSignal.TrySetResult();
             ReturnListGarbage();
@@ -437,24 +435,21 @@ public sealed class KubernetesController : IReflectorSink<ServiceRecord>, IRefle
         return list;
     }
 
-    private Owner OwnerOf(string key)
+    private static NameOwner OwnerOf(Dictionary<string, NameOwner> owners, string key)
     {
-        if (!_owners.TryGetValue(key, out var owner)) _owners[key] = owner = new Owner(key);
+        if (!owners.TryGetValue(key, out var owner)) owners[key] = owner = new NameOwner();
         return owner;
     }
 
-    private void SetOwner(string key, object? owner, List<(byte[] Name, RecordPart Part)> parts)
+    /// <summary>Gives the owner under <paramref name="key"/> these parts; with none, it leaves the index and the table.</summary>
+    private void SetOwner(Dictionary<string, NameOwner> owners, string key, List<(byte[] Name, RecordPart Part)> parts)
     {
-        if (owner is null)
+        if (parts.Count == 0)
         {
-            if (parts.Count == 0)
-            {
-                if (_owners.Remove(key, out var old)) _writer.SetOwner(old, parts);
-                return;
-            }
-            owner = OwnerOf(key);
+            if (owners.Remove(key, out var old)) _writer.SetOwner(old, parts);
+            return;
         }
-        _writer.SetOwner(owner, parts);
+        _writer.SetOwner(OwnerOf(owners, key), parts);
     }
 
     private void BuildPodParts(PodRecord pod, object owner, List<(byte[] Name, RecordPart Part)> parts)

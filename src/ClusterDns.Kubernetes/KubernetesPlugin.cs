@@ -136,10 +136,10 @@ public sealed class KubernetesPlugin : DnsPlugin, IReadinessReporter, IZoneDataV
             return Negative(request, writer, zone, DnsRcode.NoError);
         }
 
-        if (_controller.Index.TryGet(qname, out var entry))
+        if (_controller.Index.TryGet(qname, out var answers))
         {
-            var set = entry.Find(qtype) ?? entry.Find(DnsType.CNAME);
-            if (set is not null) return Answer(request, writer, set.Answer, set.Count, set.Additional, set.AdditionalCount);
+            if (PackedAnswers.TryFind(answers, qtype, out var set) || PackedAnswers.TryFind(answers, DnsType.CNAME, out set))
+                return Answer(request, writer, set.Answer, set.Count, set.Additional, set.AdditionalCount);
             return Negative(request, writer, zone, DnsRcode.NoError);
         }
 
@@ -215,12 +215,13 @@ public sealed class KubernetesPlugin : DnsPlugin, IReadinessReporter, IZoneDataV
         return false;
     }
 
-    private static ValueTask<int> Answer(DnsRequestContext request, IDnsResponseWriter writer, byte[] answer, int count, byte[] additional, int additionalCount)
+    private static ValueTask<int> Answer(DnsRequestContext request, IDnsResponseWriter writer, ReadOnlySpan<byte> answer, int count,
+        ReadOnlySpan<byte> additional, int additionalCount)
     {
         var builder = new DnsMessageBuilder(request.ResponseBuffer, request, DnsRcode.NoError, authoritative: true);
         if (request.QuestionEnd + answer.Length + additional.Length > DnsRequestContext.MaxMessageSize - 512)
         {
-            additional = [];
+            additional = default;
             additionalCount = 0;
         }
         if (request.QuestionEnd + answer.Length > DnsRequestContext.MaxMessageSize - 512)

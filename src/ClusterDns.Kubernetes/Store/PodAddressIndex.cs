@@ -13,7 +13,9 @@ public sealed class PodAddressIndex
 {
     private readonly ConcurrentDictionary<UInt128, string> _published = new();
     private readonly Dictionary<string, UInt128[]> _addressesOfPod = new(StringComparer.Ordinal);
-    private readonly Dictionary<UInt128, Dictionary<string, string>> _podsAtAddress = [];
+    // An address almost always has one claimant, kept inline; every claimant goes to _contested only while several do.
+    private readonly Dictionary<UInt128, (string Pod, string Namespace)> _claimant = [];
+    private readonly Dictionary<UInt128, Dictionary<string, string>> _contested = [];
 
     public int Count => _published.Count;
 
@@ -22,14 +24,9 @@ public sealed class PodAddressIndex
     /// <summary>Records the Pod under <paramref name="key"/> as it is now; null when it is gone.</summary>
     public void Set(string key, PodRecord? pod)
     {
-        var affected = new List<UInt128>();
         if (_addressesOfPod.Remove(key, out var old))
         {
-            foreach (var address in old)
-            {
-                if (_podsAtAddress.TryGetValue(address, out var pods)) pods.Remove(key);
-                affected.Add(address);
-            }
+            foreach (var address in old) Unclaim(address, key);
         }
         if (pod is { IdentifiesClient: true, IPs.Length: > 0 })
         {
@@ -37,19 +34,60 @@ public sealed class PodAddressIndex
             for (var i = 0; i < addresses.Length; i++)
             {
                 addresses[i] = ClientAddress.Key(pod.IPs[i]);
-                if (!_podsAtAddress.TryGetValue(addresses[i], out var pods)) _podsAtAddress[addresses[i]] = pods = new(StringComparer.Ordinal);
-                pods[key] = pod.Namespace;
-                affected.Add(addresses[i]);
+                Claim(addresses[i], key, pod.Namespace);
             }
             _addressesOfPod[key] = addresses;
         }
-        foreach (var address in affected) Publish(address);
+        if (old is not null)
+        {
+            foreach (var address in old) Publish(address);
+        }
+        if (_addressesOfPod.TryGetValue(key, out var current))
+        {
+            foreach (var address in current) Publish(address);
+        }
+    }
+
+    private void Claim(UInt128 address, string pod, string ns)
+    {
+        if (_contested.TryGetValue(address, out var pods))
+        {
+            pods[pod] = ns;
+        }
+        else if (_claimant.TryGetValue(address, out var claimant) && claimant.Pod != pod)
+        {
+            _contested[address] = new Dictionary<string, string>(StringComparer.Ordinal) { [claimant.Pod] = claimant.Namespace, [pod] = ns };
+            _claimant.Remove(address);
+        }
+        else
+        {
+            _claimant[address] = (pod, ns);
+        }
+    }
+
+    private void Unclaim(UInt128 address, string pod)
+    {
+        if (_contested.TryGetValue(address, out var pods))
+        {
+            pods.Remove(pod);
+            if (pods.Count > 1) return;
+            _contested.Remove(address);
+            foreach (var (remaining, ns) in pods) _claimant[address] = (remaining, ns);
+        }
+        else if (_claimant.TryGetValue(address, out var claimant) && claimant.Pod == pod)
+        {
+            _claimant.Remove(address);
+        }
     }
 
     private void Publish(UInt128 address)
     {
         string? ns = null;
-        if (_podsAtAddress.TryGetValue(address, out var pods))
+        if (_claimant.TryGetValue(address, out var claimant))
+        {
+            ns = claimant.Namespace;
+        }
+        else if (_contested.TryGetValue(address, out var pods))
         {
             foreach (var podNamespace in pods.Values)
             {
@@ -60,9 +98,8 @@ public sealed class PodAddressIndex
                     break;
                 }
             }
-            if (pods.Count == 0) _podsAtAddress.Remove(address);
         }
         if (ns is null) _published.TryRemove(address, out _);
-        else _published[address] = ns;
+        else if (!_published.TryGetValue(address, out var current) || current != ns) _published[address] = ns;
     }
 }
