@@ -401,8 +401,8 @@ public sealed class KubernetesController : IReflectorSink<ServiceRecord>, IRefle
     }
 
     /// <summary>
-    /// The first list of a large cluster leaves the GC heap several times larger than what it keeps (the pages of
-    /// full API objects); an idle DNS server may not collect again for hours, so that memory would count against
+    /// The first list of a large cluster leaves the GC heap larger than what it keeps (the record dictionaries'
+    /// growth, the writer's first build of every name); an idle DNS server may not collect again for hours, so that memory would count against
     /// the pod's limit. One aggressive collection gives it back to the OS, once, off the query path.
     /// </summary>
     private static void ReturnListGarbage()
