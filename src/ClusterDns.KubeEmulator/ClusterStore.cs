@@ -363,7 +363,6 @@ public sealed class ClusterStore
             var items = new List<StoredObject>();
             string? lastKey = null;
             bool more = false;
-            int remaining = 0;
             foreach (var key in Merge(Range(table, t, ns, startAfter), overlay?.Keys))
             {
                 StoredObject? o = overlay is not null && overlay.TryGetValue(key, out var before) ? before : table.Items.GetValueOrDefault(key);
@@ -371,16 +370,32 @@ public sealed class ClusterStore
                 if (limit > 0 && items.Count >= limit)
                 {
                     more = true;
-                    if (filter is not null) break;
-                    remaining++;
-                    continue;
+                    break;
                 }
                 if (filter is not null && !filter.Matches(o)) continue;
                 items.Add(o);
                 lastKey = key;
             }
-            return new ListPage(items, atRv, more ? ContinueToken.Encode(atRv, lastKey!) : null, more && filter is null ? remaining : null);
+            long? remaining = more && filter is null ? RemainingAfter(table, t, ns, lastKey!, overlay) : null;
+            return new ListPage(items, atRv, more ? ContinueToken.Encode(atRv, lastKey!) : null, remaining);
         }
+    }
+
+    /// <summary>How many objects follow <paramref name="lastKey"/> in the list as of its resourceVersion: the keys
+    /// counted without walking them, corrected for the keys the history says differed then.</summary>
+    private static int RemainingAfter(Table table, ResourceType t, string? ns, string lastKey, SortedDictionary<string, StoredObject?>? overlay)
+    {
+        var (lower, upper) = Bounds(t, ns, lastKey);
+        int remaining = table.Keys.CountBetween(lower, upper);
+        if (overlay is null) return remaining;
+        foreach (var (key, before) in overlay)
+        {
+            if (string.CompareOrdinal(key, lastKey) <= 0) continue;
+            bool now = table.Items.ContainsKey(key);
+            if (now && before is null) remaining--;
+            else if (!now && before is not null) remaining++;
+        }
+        return remaining;
     }
 
     /// <summary>Registers a watch. With <paramref name="fromResourceVersion"/> null, the current objects come first
@@ -453,7 +468,7 @@ public sealed class ClusterStore
 
     private sealed class Table
     {
-        public SortedSet<string> Keys { get; } = new(StringComparer.Ordinal);
+        public OrderedKeySet Keys { get; } = new();
         public Dictionary<string, StoredObject> Items { get; } = new(StringComparer.Ordinal);
     }
 
@@ -561,17 +576,24 @@ public sealed class ClusterStore
         return lo;
     }
 
-    private static IEnumerable<string> Range(Table table, ResourceType t, string? ns, string? startAfter)
+    /// <summary>The key range of a list: a namespace's keys are "ns/name", and '0' sorts right after '/'.
+    /// A continue token's key moves the start to the smallest key after it.</summary>
+    private static (string Lower, string? Upper) Bounds(ResourceType t, string? ns, string? startAfter)
     {
-        if (table.Keys.Count == 0) return [];
-        string lower = ns is null || !t.Namespaced ? "" : ns + "/";
-        string upper = ns is null || !t.Namespaced ? "\uffff" : ns + "0"; // '0' sorts right after '/'
+        bool whole = ns is null || !t.Namespaced;
+        string lower = whole ? "" : ns + "/";
+        string? upper = whole ? null : ns + "0";
         if (startAfter is not null && string.CompareOrdinal(startAfter, lower) >= 0)
         {
             lower = startAfter + "\0";
         }
-        if (string.CompareOrdinal(lower, upper) > 0) return [];
-        return table.Keys.GetViewBetween(lower, upper);
+        return (lower, upper);
+    }
+
+    private static IEnumerable<string> Range(Table table, ResourceType t, string? ns, string? startAfter)
+    {
+        var (lower, upper) = Bounds(t, ns, startAfter);
+        return table.Keys.Between(lower, upper);
     }
 
     private static IEnumerable<string> Merge(IEnumerable<string> a, IEnumerable<string>? b)
