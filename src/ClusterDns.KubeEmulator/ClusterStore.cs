@@ -207,27 +207,32 @@ public sealed class ClusterStore
         var (ns, name) = Identify(t, obj, meta, pathNamespace, null);
         lock (_gate)
         {
-            if (name.Length == 0)
-            {
-                var generate = (string?)meta["generateName"] ?? "";
-                do
-                {
-                    name = generate + RandomSuffix();
-                }
-                while (_tables[t].Items.ContainsKey(Key(t, ns, name)));
-                meta["name"] = name;
-            }
-            if (_tables[t].Items.ContainsKey(Key(t, ns, name)))
-            {
-                throw KubeApiException.AlreadyExists(t, name);
-            }
-            meta["uid"] = Guid.NewGuid().ToString();
-            meta["creationTimestamp"] = Now();
-            meta.Remove("deletionTimestamp");
-            if (obj["spec"] is not null) meta["generation"] = 1;
-            ObjectDefaults.Apply(t, obj, null, this);
-            return Commit(t, obj, ns, name, null);
+            return CreateLocked(t, obj, meta, ns, name);
         }
+    }
+
+    private StoredObject CreateLocked(ResourceType t, JsonObject obj, JsonObject meta, string ns, string name)
+    {
+        if (name.Length == 0)
+        {
+            var generate = (string?)meta["generateName"] ?? "";
+            do
+            {
+                name = generate + RandomSuffix();
+            }
+            while (_tables[t].Items.ContainsKey(Key(t, ns, name)));
+            meta["name"] = name;
+        }
+        if (_tables[t].Items.ContainsKey(Key(t, ns, name)))
+        {
+            throw KubeApiException.AlreadyExists(t, name);
+        }
+        meta["uid"] = Guid.NewGuid().ToString();
+        meta["creationTimestamp"] = Now();
+        meta.Remove("deletionTimestamp");
+        if (obj["spec"] is not null) meta["generation"] = 1;
+        ObjectDefaults.Apply(t, obj, null, this);
+        return Commit(t, obj, ns, name, null);
     }
 
     internal StoredObject Update(ResourceType t, JsonObject obj, string? pathNamespace, string? pathName, UpdateMode mode)
@@ -256,7 +261,7 @@ public sealed class ClusterStore
             if (old is null)
             {
                 meta.Remove("resourceVersion");
-                return Create(t, obj, null);
+                return CreateLocked(t, obj, meta, ns, name);
             }
             meta.Remove("resourceVersion");
             return Replace(t, old, obj, UpdateMode.Store);
