@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Reflection;
 using System.Text;
@@ -22,6 +23,8 @@ public sealed class ClusterStore
     private readonly List<WatchSubscription> _watchers = [];
     private readonly WatchEvent?[] _history;
     private readonly HashSet<string> _usedClusterIps = new(StringComparer.Ordinal);
+    private static readonly JsonWriterOptions WrittenOptions = new() { Encoder = Compact.Encoder };
+    private readonly ArrayBufferWriter<byte> _written = new(4096);
     private int _historyHead;
     private int _historyCount;
     private long _resourceVersion;
@@ -233,6 +236,44 @@ public sealed class ClusterStore
         if (obj["spec"] is not null) meta["generation"] = 1;
         ObjectDefaults.Apply(t, obj, null, this);
         return Commit(t, obj, ns, name, null);
+    }
+
+    /// <summary>The fields the store sets on a new object, for <see cref="CreateWritten"/>.</summary>
+    internal sealed record ObjectStamp(string Uid, string CreationTimestamp, string ResourceVersion);
+
+    /// <summary>Creates an object that <paramref name="write"/> writes in its stored form: kind, apiVersion, metadata
+    /// first, defaults applied, and the stamp's uid, creationTimestamp, (generation 1 when there is a spec,) and
+    /// resourceVersion after the metadata the object brings. Building the JSON tree, defaulting it and serializing
+    /// it was most of the CPU of loading 100,000 synthetic pods. An object that exists already is written without a
+    /// stamp and takes the ordinary write path, so a replace keeps its semantics.</summary>
+    internal void CreateWritten(ResourceType t, string ns, string name, IReadOnlyDictionary<string, string>? labels, Action<Utf8JsonWriter, ObjectStamp?> write)
+    {
+        lock (_gate)
+        {
+            var table = _tables[t];
+            var key = Key(t, ns, name);
+            if (table.Items.ContainsKey(key))
+            {
+                Upsert(t, ParseObject(Encoding.UTF8.GetString(Written(write, null))));
+                return;
+            }
+            var rv = ++_resourceVersion;
+            var stamp = new ObjectStamp(Guid.NewGuid().ToString(), Now(), rv.ToString(CultureInfo.InvariantCulture));
+            var stored = new StoredObject(ns, name, rv, Written(write, stamp), labels);
+            table.Keys.Add(key);
+            table.Items[key] = stored;
+            Record(new WatchEvent(rv, t, WatchEventKind.Added, stored, null));
+        }
+    }
+
+    private byte[] Written(Action<Utf8JsonWriter, ObjectStamp?> write, ObjectStamp? stamp)
+    {
+        _written.ResetWrittenCount();
+        using (var writer = new Utf8JsonWriter(_written, WrittenOptions))
+        {
+            write(writer, stamp);
+        }
+        return _written.WrittenSpan.ToArray();
     }
 
     internal StoredObject Update(ResourceType t, JsonObject obj, string? pathNamespace, string? pathName, UpdateMode mode)
