@@ -25,6 +25,7 @@ public sealed class ClusterStore
     private readonly HashSet<string> _usedClusterIps = new(StringComparer.Ordinal);
     private static readonly JsonWriterOptions WrittenOptions = new() { Encoder = Compact.Encoder };
     private readonly ArrayBufferWriter<byte> _written = new(4096);
+    private readonly Random _uidSource = new();
     private int _historyHead;
     private int _historyCount;
     private long _resourceVersion;
@@ -230,7 +231,7 @@ public sealed class ClusterStore
         {
             throw KubeApiException.AlreadyExists(t, name);
         }
-        meta["uid"] = Guid.NewGuid().ToString();
+        meta["uid"] = NewUid();
         meta["creationTimestamp"] = Now();
         meta.Remove("deletionTimestamp");
         if (obj["spec"] is not null) meta["generation"] = 1;
@@ -258,7 +259,7 @@ public sealed class ClusterStore
                 return;
             }
             var rv = ++_resourceVersion;
-            var stamp = new ObjectStamp(Guid.NewGuid().ToString(), Now(), rv.ToString(CultureInfo.InvariantCulture));
+            var stamp = new ObjectStamp(NewUid(), Now(), rv.ToString(CultureInfo.InvariantCulture));
             var stored = new StoredObject(ns, name, rv, Written(write, stamp), labels);
             table.Keys.Add(key);
             table.Items[key] = stored;
@@ -757,6 +758,17 @@ public sealed class ClusterStore
     }
 
     private static string Now() => DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>A random (version 4) UUID, as kube-apiserver gives each object. Drawn from the store's own generator
+    /// under its lock: Guid.NewGuid asks the system generator each time, about a tenth of loading 100,000 pods.</summary>
+    private string NewUid()
+    {
+        Span<byte> b = stackalloc byte[16];
+        _uidSource.NextBytes(b);
+        b[7] = (byte)((b[7] & 0x0F) | 0x40);
+        b[8] = (byte)((b[8] & 0x3F) | 0x80);
+        return new Guid(b).ToString();
+    }
 
     private static string RandomSuffix()
     {

@@ -72,6 +72,8 @@ public sealed class SyntheticClusterTests
             Assert.Equal(resource == "pods" ? 60 : 20, actual.Count);
             Assert.Equal(expected, actual);
         }
+        var uids = fast.List("pods").Concat(fast.List("endpointslices")).Select(j => (string?)JsonNode.Parse(j)!["metadata"]!["uid"]).ToList();
+        Assert.Equal(uids.Count, uids.Distinct().Count());
     }
 
     [Fact]
@@ -94,7 +96,8 @@ public sealed class SyntheticClusterTests
     {
         var node = JsonNode.Parse(json)!;
         var meta = node["metadata"]!.AsObject();
-        Assert.False(string.IsNullOrEmpty((string?)meta["uid"]));
+        // A random (version 4) UUID, as kube-apiserver's.
+        Assert.Matches("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", (string?)meta["uid"]);
         Assert.False(string.IsNullOrEmpty((string?)meta["creationTimestamp"]));
         Assert.False(string.IsNullOrEmpty((string?)meta["resourceVersion"]));
         meta["uid"] = "";
