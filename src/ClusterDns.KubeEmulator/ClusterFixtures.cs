@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using YamlDotNet.RepresentationModel;
 
@@ -112,7 +113,10 @@ public static class ClusterFixtures
                         ["ports"] = new JsonArray(new JsonObject { ["name"] = "http", ["port"] = 80, ["protocol"] = "TCP", ["targetPort"] = 80 }),
                     },
                 });
-                var endpoints = new JsonArray();
+                // Pods and slices are written in their stored form (see ClusterStore.CreateWritten): they are
+                // nearly all of a large synthetic cluster. SyntheticClusterTests holds them to the write path's output.
+                var podLabels = new Dictionary<string, string>(1, StringComparer.Ordinal) { ["app"] = svc };
+                var endpoints = new List<(string Pod, string Ip, string Node)>(Math.Min(podsPerService, MaxEndpointsPerSlice));
                 int slice = 0;
                 for (int k = 0; k < podsPerService; k++)
                 {
@@ -120,29 +124,12 @@ public static class ClusterFixtures
                     var pod = $"pod-{svc}-{k}";
                     var ip = SyntheticPodIp(j);
                     var node = $"node-{j % 10}";
-                    store.Upsert(ResourceCatalog.Pods, new JsonObject
-                    {
-                        ["apiVersion"] = "v1",
-                        ["kind"] = "Pod",
-                        ["metadata"] = new JsonObject { ["name"] = pod, ["namespace"] = ns, ["labels"] = new JsonObject { ["app"] = svc } },
-                        ["spec"] = new JsonObject
-                        {
-                            ["nodeName"] = node,
-                            ["containers"] = new JsonArray(new JsonObject { ["name"] = "app", ["image"] = "registry.example/app:1" }),
-                        },
-                        ["status"] = new JsonObject { ["phase"] = "Running", ["podIP"] = ip, ["podIPs"] = new JsonArray(new JsonObject { ["ip"] = ip }) },
-                    });
-                    endpoints.Add(new JsonObject
-                    {
-                        ["addresses"] = new JsonArray(ip),
-                        ["conditions"] = new JsonObject { ["ready"] = true, ["serving"] = true, ["terminating"] = false },
-                        ["nodeName"] = node,
-                        ["targetRef"] = new JsonObject { ["kind"] = "Pod", ["namespace"] = ns, ["name"] = pod },
-                    });
+                    store.CreateWritten(ResourceCatalog.Pods, ns, pod, podLabels, (w, stamp) => WritePod(w, stamp, ns, svc, pod, ip, node));
+                    endpoints.Add((pod, ip, node));
                     if (endpoints.Count == MaxEndpointsPerSlice || k == podsPerService - 1)
                     {
                         AddSlice(store, ns, svc, slice++, headless, endpoints);
-                        endpoints = new JsonArray();
+                        endpoints = new List<(string Pod, string Ip, string Node)>(Math.Min(podsPerService, MaxEndpointsPerSlice));
                     }
                 }
                 if (podsPerService == 0)
@@ -153,22 +140,106 @@ public static class ClusterFixtures
         }
     }
 
-    private static void AddSlice(ClusterStore store, string ns, string svc, int index, bool headless, JsonArray endpoints)
+    private static void WritePod(Utf8JsonWriter w, ClusterStore.ObjectStamp? stamp, string ns, string svc, string pod, string ip, string node)
     {
-        var labels = new JsonObject
+        w.WriteStartObject();
+        w.WriteString("kind", "Pod");
+        w.WriteString("apiVersion", "v1");
+        w.WriteStartObject("metadata");
+        w.WriteString("name", pod);
+        w.WriteString("namespace", ns);
+        w.WriteStartObject("labels");
+        w.WriteString("app", svc);
+        w.WriteEndObject();
+        WriteStamp(w, stamp, hasSpec: true);
+        w.WriteEndObject();
+        w.WriteStartObject("spec");
+        w.WriteString("nodeName", node);
+        w.WriteStartArray("containers");
+        w.WriteStartObject();
+        w.WriteString("name", "app");
+        w.WriteString("image", "registry.example/app:1");
+        w.WriteEndObject();
+        w.WriteEndArray();
+        // The defaults the write path adds to a pod (ObjectDefaults).
+        w.WriteString("restartPolicy", "Always");
+        w.WriteString("dnsPolicy", "ClusterFirst");
+        w.WriteEndObject();
+        w.WriteStartObject("status");
+        w.WriteString("phase", "Running");
+        w.WriteString("podIP", ip);
+        w.WriteStartArray("podIPs");
+        w.WriteStartObject();
+        w.WriteString("ip", ip);
+        w.WriteEndObject();
+        w.WriteEndArray();
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    private static void WriteStamp(Utf8JsonWriter w, ClusterStore.ObjectStamp? stamp, bool hasSpec)
+    {
+        if (stamp is null) return;
+        w.WriteString("uid", stamp.Uid);
+        w.WriteString("creationTimestamp", stamp.CreationTimestamp);
+        if (hasSpec) w.WriteNumber("generation", 1);
+        w.WriteString("resourceVersion", stamp.ResourceVersion);
+    }
+
+    private static void AddSlice(ClusterStore store, string ns, string svc, int index, bool headless, List<(string Pod, string Ip, string Node)> endpoints)
+    {
+        var labels = new Dictionary<string, string>(3, StringComparer.Ordinal)
         {
             ["kubernetes.io/service-name"] = svc,
             ["endpointslice.kubernetes.io/managed-by"] = "endpointslice-controller.k8s.io",
         };
         if (headless) labels["service.kubernetes.io/headless"] = "";
-        store.Upsert(ResourceCatalog.EndpointSlices, new JsonObject
+        var name = $"{svc}-{index}";
+        store.CreateWritten(ResourceCatalog.EndpointSlices, ns, name, labels, (w, stamp) =>
         {
-            ["apiVersion"] = "discovery.k8s.io/v1",
-            ["kind"] = "EndpointSlice",
-            ["metadata"] = new JsonObject { ["name"] = $"{svc}-{index}", ["namespace"] = ns, ["labels"] = labels },
-            ["addressType"] = "IPv4",
-            ["endpoints"] = endpoints,
-            ["ports"] = new JsonArray(new JsonObject { ["name"] = "http", ["port"] = 80, ["protocol"] = "TCP" }),
+            w.WriteStartObject();
+            w.WriteString("kind", "EndpointSlice");
+            w.WriteString("apiVersion", "discovery.k8s.io/v1");
+            w.WriteStartObject("metadata");
+            w.WriteString("name", name);
+            w.WriteString("namespace", ns);
+            w.WriteStartObject("labels");
+            w.WriteString("kubernetes.io/service-name", svc);
+            w.WriteString("endpointslice.kubernetes.io/managed-by", "endpointslice-controller.k8s.io");
+            if (headless) w.WriteString("service.kubernetes.io/headless", "");
+            w.WriteEndObject();
+            WriteStamp(w, stamp, hasSpec: false);
+            w.WriteEndObject();
+            w.WriteString("addressType", "IPv4");
+            w.WriteStartArray("endpoints");
+            foreach (var (pod, ip, node) in endpoints)
+            {
+                w.WriteStartObject();
+                w.WriteStartArray("addresses");
+                w.WriteStringValue(ip);
+                w.WriteEndArray();
+                w.WriteStartObject("conditions");
+                w.WriteBoolean("ready", true);
+                w.WriteBoolean("serving", true);
+                w.WriteBoolean("terminating", false);
+                w.WriteEndObject();
+                w.WriteString("nodeName", node);
+                w.WriteStartObject("targetRef");
+                w.WriteString("kind", "Pod");
+                w.WriteString("namespace", ns);
+                w.WriteString("name", pod);
+                w.WriteEndObject();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("ports");
+            w.WriteStartObject();
+            w.WriteString("name", "http");
+            w.WriteNumber("port", 80);
+            w.WriteString("protocol", "TCP");
+            w.WriteEndObject();
+            w.WriteEndArray();
+            w.WriteEndObject();
         });
     }
 

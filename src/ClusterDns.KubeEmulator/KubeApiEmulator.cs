@@ -97,7 +97,9 @@ public sealed class KubeApiEmulator : IAsyncDisposable
     private async Task StartListenerAsync(CancellationToken ct)
     {
         if (_app is not null) return;
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        // No appsettings reload: its watcher walks the whole working directory (a repository checkout in the
+        // benchmark) at every start, and the emulator reads no settings files.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton<IHostLifetime, NoSignalsLifetime>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(3));
