@@ -115,22 +115,30 @@ public sealed partial class TcpListener : IDisposable
             socket.Dispose();
         }
 
+        /// <summary>What one receive may bring in: a pipelining client's frames are read many at a time, not two reads each.</summary>
+        private const int InputBufferSize = 16 * 1024;
+
+        private byte[] _input = [];
+        private int _inputStart, _inputEnd;
+
         public async Task RunAsync(CancellationToken stopping)
         {
-            var lengthPrefix = new byte[2];
             var localPort = owner.LocalEndPoint.Port;
             var remote = socket.RemoteEndPoint is { } endPoint ? endPoint.Serialize() : null;
+            _input = ArrayPool<byte>.Shared.Rent(InputBufferSize);
+            using var idle = CancellationTokenSource.CreateLinkedTokenSource(stopping);
             try
             {
                 while (!stopping.IsCancellationRequested)
                 {
-                    if (!await ReadExactlyAsync(lengthPrefix, stopping).ConfigureAwait(false)) return;
-                    var length = BinaryPrimitives.ReadUInt16BigEndian(lengthPrefix);
+                    if (!await FillAsync(2, idle).ConfigureAwait(false)) return;
+                    var length = BinaryPrimitives.ReadUInt16BigEndian(_input.AsSpan(_inputStart));
+                    _inputStart += 2;
                     if (length == 0) return; // nothing a client can mean by it: close
                     var request = new DnsRequestContext();
                     try
                     {
-                        if (!await ReadExactlyAsync(request.QueryBuffer.AsMemory(0, length), stopping).ConfigureAwait(false)) return;
+                        if (!await ReadFrameAsync(request.QueryBuffer.AsMemory(0, length), idle).ConfigureAwait(false)) return;
                         request.Reset(length, DnsTransport.Tcp, remote, localPort, stopping);
                         await owner._processor.ProcessAsync(request, owner._router(), this).ConfigureAwait(false);
                         if (!request.ResponseWritten && length < 12) return; // not even a header: drop the connection
@@ -152,31 +160,70 @@ public sealed partial class TcpListener : IDisposable
             {
                 owner._connections.TryRemove(this, out _);
                 Abort();
+                ArrayPool<byte>.Shared.Return(_input);
             }
         }
 
-        /// <summary>Reads exactly the buffer's length, or returns false at end of stream or after the idle timeout.</summary>
-        private async ValueTask<bool> ReadExactlyAsync(Memory<byte> buffer, CancellationToken stopping)
+        /// <summary>
+        /// Ensures <paramref name="count"/> bytes (at most the buffer's size) are buffered; false at end of stream or
+        /// once the idle timeout passes without them, which starts when the bytes are not already there.
+        /// </summary>
+        private async ValueTask<bool> FillAsync(int count, CancellationTokenSource idle)
         {
-            using var idle = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-            idle.CancelAfter(owner._options.IdleTimeout);
-            var read = 0;
-            while (read < buffer.Length)
+            if (_inputEnd - _inputStart >= count) return true;
+            if (_inputStart > 0)
             {
-                int count;
-                try
-                {
-                    count = await socket.ReceiveAsync(buffer[read..], SocketFlags.None, idle.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return false;
-                }
-                if (count == 0) return false;
-                read += count;
-                LastActivity = System.Diagnostics.Stopwatch.GetTimestamp();
+                _input.AsSpan(_inputStart, _inputEnd - _inputStart).CopyTo(_input);
+                _inputEnd -= _inputStart;
+                _inputStart = 0;
+            }
+            idle.CancelAfter(owner._options.IdleTimeout);
+            while (_inputEnd < count)
+            {
+                var read = await ReceiveAsync(_input.AsMemory(_inputEnd), idle).ConfigureAwait(false);
+                if (read == 0) return false;
+                _inputEnd += read;
             }
             return true;
+        }
+
+        /// <summary>Moves one frame's body into <paramref name="frame"/>: what is buffered, then the rest straight from the socket.</summary>
+        private async ValueTask<bool> ReadFrameAsync(Memory<byte> frame, CancellationTokenSource idle)
+        {
+            if (frame.Length <= _input.Length)
+            {
+                if (!await FillAsync(frame.Length, idle).ConfigureAwait(false)) return false;
+                _input.AsMemory(_inputStart, frame.Length).CopyTo(frame);
+                _inputStart += frame.Length;
+                return true;
+            }
+            var buffered = _inputEnd - _inputStart;
+            _input.AsMemory(_inputStart, buffered).CopyTo(frame);
+            _inputStart = _inputEnd = 0;
+            idle.CancelAfter(owner._options.IdleTimeout);
+            for (var filled = buffered; filled < frame.Length;)
+            {
+                var read = await ReceiveAsync(frame[filled..], idle).ConfigureAwait(false);
+                if (read == 0) return false;
+                filled += read;
+            }
+            return true;
+        }
+
+        /// <summary>One receive; 0 at end of stream or when the idle timeout has cancelled it.</summary>
+        private async ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationTokenSource idle)
+        {
+            int count;
+            try
+            {
+                count = await socket.ReceiveAsync(buffer, SocketFlags.None, idle.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return 0;
+            }
+            if (count > 0) LastActivity = System.Diagnostics.Stopwatch.GetTimestamp();
+            return count;
         }
 
         public void Write(DnsRequestContext request, ReadOnlySpan<byte> response)
