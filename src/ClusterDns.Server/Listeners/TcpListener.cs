@@ -120,12 +120,17 @@ public sealed partial class TcpListener : IDisposable
 
         private byte[] _input = [];
         private int _inputStart, _inputEnd;
+        // Answers held back while the next query is already buffered, then sent in one call (guarded by _sendGate).
+        private byte[] _output = [];
+        private int _outputLength;
+        private bool _holdAnswers;
 
         public async Task RunAsync(CancellationToken stopping)
         {
             var localPort = owner.LocalEndPoint.Port;
             var remote = socket.RemoteEndPoint is { } endPoint ? endPoint.Serialize() : null;
             _input = ArrayPool<byte>.Shared.Rent(InputBufferSize);
+            _output = ArrayPool<byte>.Shared.Rent(InputBufferSize);
             using var idle = CancellationTokenSource.CreateLinkedTokenSource(stopping);
             try
             {
@@ -140,7 +145,11 @@ public sealed partial class TcpListener : IDisposable
                     {
                         if (!await ReadFrameAsync(request.QueryBuffer.AsMemory(0, length), idle).ConfigureAwait(false)) return;
                         request.Reset(length, DnsTransport.Tcp, remote, localPort, stopping);
-                        await owner._processor.ProcessAsync(request, owner._router(), this).ConfigureAwait(false);
+                        SetHoldAnswers(NextFrameBuffered());
+                        var processing = owner._processor.ProcessAsync(request, owner._router(), this);
+                        // An answer that waits (an upstream) must not hold back the ones before it.
+                        if (!processing.IsCompleted) SetHoldAnswers(false);
+                        await processing.ConfigureAwait(false);
                         if (!request.ResponseWritten && length < 12) return; // not even a header: drop the connection
                     }
                     finally
@@ -159,8 +168,20 @@ public sealed partial class TcpListener : IDisposable
             finally
             {
                 owner._connections.TryRemove(this, out _);
+                try
+                {
+                    SetHoldAnswers(false);
+                }
+                catch (Exception exception) when (exception is SocketException or ObjectDisposedException)
+                {
+                }
                 Abort();
                 ArrayPool<byte>.Shared.Return(_input);
+                lock (_sendGate)
+                {
+                    ArrayPool<byte>.Shared.Return(_output);
+                    _output = [];
+                }
             }
         }
 
@@ -177,6 +198,7 @@ public sealed partial class TcpListener : IDisposable
                 _inputEnd -= _inputStart;
                 _inputStart = 0;
             }
+            SetHoldAnswers(false);
             idle.CancelAfter(owner._options.IdleTimeout);
             while (_inputEnd < count)
             {
@@ -200,6 +222,7 @@ public sealed partial class TcpListener : IDisposable
             var buffered = _inputEnd - _inputStart;
             _input.AsMemory(_inputStart, buffered).CopyTo(frame);
             _inputStart = _inputEnd = 0;
+            SetHoldAnswers(false);
             idle.CancelAfter(owner._options.IdleTimeout);
             for (var filled = buffered; filled < frame.Length;)
             {
@@ -208,6 +231,30 @@ public sealed partial class TcpListener : IDisposable
                 filled += read;
             }
             return true;
+        }
+
+        private bool NextFrameBuffered()
+        {
+            var buffered = _inputEnd - _inputStart;
+            return buffered >= 2 && buffered >= 2 + BinaryPrimitives.ReadUInt16BigEndian(_input.AsSpan(_inputStart));
+        }
+
+        /// <summary>Holding stops (and what was held is sent) before the connection waits for the client.</summary>
+        private void SetHoldAnswers(bool hold)
+        {
+            lock (_sendGate)
+            {
+                _holdAnswers = hold;
+                if (!hold) SendHeldAnswers();
+            }
+        }
+
+        private void SendHeldAnswers()
+        {
+            if (_outputLength == 0) return;
+            var length = _outputLength;
+            _outputLength = 0;
+            socket.Send(_output.AsSpan(0, length), SocketFlags.None);
         }
 
         /// <summary>One receive; 0 at end of stream or when the idle timeout has cancelled it.</summary>
@@ -236,7 +283,16 @@ public sealed partial class TcpListener : IDisposable
                 BinaryPrimitives.WriteUInt16BigEndian(frame, (ushort)length);
                 lock (_sendGate)
                 {
-                    socket.Send(frame.AsSpan(0, length + 2), SocketFlags.None);
+                    if (_holdAnswers && _outputLength + length + 2 <= _output.Length)
+                    {
+                        frame.AsSpan(0, length + 2).CopyTo(_output.AsSpan(_outputLength));
+                        _outputLength += length + 2;
+                    }
+                    else
+                    {
+                        SendHeldAnswers();
+                        socket.Send(frame.AsSpan(0, length + 2), SocketFlags.None);
+                    }
                 }
                 request.RecordResponse(frame[5] & 0xF, length);
             }

@@ -95,6 +95,69 @@ public sealed class TcpTransportTests
     }
 
     [Fact]
+    public async Task Queries_arriving_in_one_segment_before_a_zero_length_frame_are_all_answered_in_order_then_closed()
+    {
+        await using var server = await TestDnsServer.StartAsync(". {\n    whoami\n}\n");
+        using var client = new TcpClient();
+        await client.ConnectAsync(server.EndPoint);
+        var stream = client.GetStream();
+        var segment = new MemoryStream();
+        for (ushort id = 1; id <= 200; id++)
+        {
+            var query = DnsTestClient.BuildQuery($"q{id}.example.", DnsType.A, id: id);
+            segment.Write([(byte)(query.Length >> 8), (byte)query.Length]);
+            segment.Write(query);
+        }
+        segment.Write([0, 0]);
+        await stream.WriteAsync(segment.ToArray()); // about 6 KB: many frames per server read, the answers held and sent together
+
+        using var cts = new CancellationTokenSource(DnsTestClient.Timeout);
+        for (ushort id = 1; id <= 200; id++)
+        {
+            var frame = await DnsTestClient.ReadFrameAsync(stream, cts.Token);
+            Assert.NotNull(frame);
+            var response = DnsTestClient.Parse(frame);
+            Assert.Equal(id, response.Id);
+            Assert.Equal($"q{id}.example", response.Questions[0].Name.ToString());
+        }
+        await AssertClosedByServerAsync(client);
+    }
+
+    [Fact]
+    public async Task A_frame_larger_than_the_read_buffer_split_across_writes_is_answered()
+    {
+        await using var server = await TestDnsServer.StartAsync(". {\n    whoami\n}\n");
+        using var client = new TcpClient();
+        await client.ConnectAsync(server.EndPoint);
+        var stream = client.GetStream();
+        // A query padded with an EDNS option to 20,000 bytes: past the connection's 16 KiB buffer.
+        var query = DnsTestClient.BuildQuery("big.example.", DnsType.A, id: 77);
+        var padded = new byte[20_000];
+        query.CopyTo(padded, 0);
+        padded[11] = 1; // ARCOUNT 1: an OPT record follows
+        var at = query.Length;
+        padded[at++] = 0; padded[at++] = 0; padded[at++] = 41; // root, OPT
+        padded[at++] = 0x10; padded[at++] = 0; // UDP size 4096
+        at += 4; // extended rcode, version, flags
+        var rdLength = padded.Length - at - 2;
+        padded[at++] = (byte)(rdLength >> 8); padded[at++] = (byte)rdLength;
+        padded[at++] = 0xFF; padded[at++] = 0x00; // option code 65280 (local use)
+        var optionLength = rdLength - 4;
+        padded[at++] = (byte)(optionLength >> 8); padded[at++] = (byte)optionLength;
+
+        await stream.WriteAsync((byte[])[(byte)(padded.Length >> 8), (byte)padded.Length, .. padded.AsSpan(0, 9000)]);
+        await Task.Delay(100);
+        await stream.WriteAsync(padded.AsMemory(9000));
+
+        using var cts = new CancellationTokenSource(DnsTestClient.Timeout);
+        var frame = await DnsTestClient.ReadFrameAsync(stream, cts.Token);
+        Assert.NotNull(frame);
+        var response = DnsTestClient.Parse(frame);
+        Assert.Equal(77, response.Id);
+        Assert.Equal("big.example", response.Questions[0].Name.ToString());
+    }
+
+    [Fact]
     public async Task Frame_of_garbage_gets_formerr_or_close_and_the_next_query_is_answered()
     {
         await using var server = await TestDnsServer.StartAsync(". {\n    whoami\n}\n");
