@@ -109,12 +109,6 @@ public sealed partial class TcpListener : IDisposable
         private readonly Lock _sendGate = new();
         public long LastActivity = System.Diagnostics.Stopwatch.GetTimestamp();
 
-        public void Abort()
-        {
-            try { socket.Shutdown(SocketShutdown.Both); } catch (Exception) { }
-            socket.Dispose();
-        }
-
         /// <summary>What one receive may bring in: a pipelining client's frames are read many at a time, not two reads each.</summary>
         private const int InputBufferSize = 16 * 1024;
 
@@ -124,6 +118,12 @@ public sealed partial class TcpListener : IDisposable
         private byte[] _output = [];
         private int _outputLength;
         private bool _holdAnswers;
+
+        public void Abort()
+        {
+            try { socket.Shutdown(SocketShutdown.Both); } catch (Exception) { }
+            socket.Dispose();
+        }
 
         public async Task RunAsync(CancellationToken stopping)
         {
@@ -206,6 +206,8 @@ public sealed partial class TcpListener : IDisposable
                 if (read == 0) return false;
                 _inputEnd += read;
             }
+            // Disarmed while the query is answered: a slow answer must not use up the client's next wait.
+            idle.CancelAfter(Timeout.InfiniteTimeSpan);
             return true;
         }
 
@@ -230,6 +232,7 @@ public sealed partial class TcpListener : IDisposable
                 if (read == 0) return false;
                 filled += read;
             }
+            idle.CancelAfter(Timeout.InfiniteTimeSpan);
             return true;
         }
 
