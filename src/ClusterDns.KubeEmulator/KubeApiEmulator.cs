@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -108,7 +109,14 @@ public sealed class KubeApiEmulator : IAsyncDisposable
         {
             k.Listen(address, _port, listen =>
             {
-                if (_options.ServerCertificate is { } certificate) listen.UseHttps(certificate);
+                if (_options.ServerCertificate is not { } certificate) return;
+                listen.UseHttps(https =>
+                {
+                    https.ServerCertificate = certificate;
+                    if (_options.RequiredClientCertificate is not { } required) return;
+                    https.ClientCertificateMode = ClientCertificateMode.RequireCertificate;
+                    https.ClientCertificateValidation = (presented, _, _) => presented.RawDataMemory.Span.SequenceEqual(required.RawDataMemory.Span);
+                });
             });
             k.Limits.MinResponseDataRate = null;
             k.Limits.MaxRequestBodySize = 64 * 1024 * 1024;

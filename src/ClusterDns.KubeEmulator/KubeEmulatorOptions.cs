@@ -17,4 +17,10 @@ public sealed record KubeEmulatorOptions
 
     /// <summary>Serve HTTPS with this certificate (it must hold its private key), as kube-apiserver does; null serves plain HTTP.</summary>
     public System.Security.Cryptography.X509Certificates.X509Certificate2? ServerCertificate { get; init; }
+
+    /// <summary>
+    /// With HTTPS, refuse the handshake of a client that presents no certificate or one other than this (by its raw
+    /// bytes), standing in for kube-apiserver's --client-ca-file with client certificates as the only authentication.
+    /// </summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? RequiredClientCertificate { get; init; }
 }

@@ -50,7 +50,7 @@ public sealed class KubernetesController : IReflectorSink<ServiceRecord>, IRefle
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _tasks = [];
     private readonly TaskCompletionSource _syncedSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private k8s.Kubernetes? _client;
+    private ApiConnection? _api;
     private ZoneRecords[] _zoneRecords;
     private long _version;
     private uint _serial;
@@ -101,8 +101,7 @@ public sealed class KubernetesController : IReflectorSink<ServiceRecord>, IRefle
     {
         _startTimestamp = _time.GetTimestamp();
         KubernetesLog.Connecting(_logger, configuration.Host);
-        _client = new k8s.Kubernetes(configuration);
-        var api = new ApiConnection(_client);
+        var api = _api = new ApiConnection(configuration);
         var labels = _options.LabelSelector;
         var token = _stop.Token;
         _tasks.Add(Task.Run(() => ProcessAsync(token), token));
@@ -499,7 +498,7 @@ public sealed class KubernetesController : IReflectorSink<ServiceRecord>, IRefle
         catch (Exception exception) when (exception is OperationCanceledException or TimeoutException)
         {
         }
-        _client?.Dispose();
+        _api?.Dispose();
         _stop.Dispose();
     }
 }

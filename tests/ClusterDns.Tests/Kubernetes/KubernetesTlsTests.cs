@@ -47,6 +47,35 @@ public sealed class KubernetesTlsTests : IDisposable
         Assert.False(distrusting.Services.ReadinessReporters.Single(reporter => reporter.Name == "kubernetes").IsReady);
     }
 
+    [Fact]
+    public async Task The_named_client_certificate_is_presented_to_an_api_server_that_requires_one()
+    {
+        using var serverCertificate = TestCertificates.SelfSigned("kube-apiserver", address: IPAddress.Loopback);
+        using var clientCertificate = TestCertificates.SelfSigned("system:coredns");
+        using var stranger = TestCertificates.SelfSigned("someone-else");
+        await using var emulator = await KubeApiEmulator.StartAsync(
+            new KubeEmulatorOptions { ServerCertificate = serverCertificate, RequiredClientCertificate = clientCertificate });
+        ClusterFixtures.AddDemoCluster(emulator.Store);
+        var (authority, _) = TestCertificates.WritePem(serverCertificate, _directory.FullName, "server");
+        var (certificate, key) = TestCertificates.WritePem(clientCertificate, _directory.FullName, "client");
+        var (strangerCertificate, strangerKey) = TestCertificates.WritePem(stranger, _directory.FullName, "stranger");
+
+        await using (var known = await TestDnsServer.StartAsync(Corefile(emulator.BaseAddress, certificate, key, authority)))
+        {
+            var answer = await QueryUntilAsync(known, response => response.Status == MessageStatus.NoError);
+            Assert.Equal(MessageStatus.NoError, answer.Status);
+            Assert.Equal("10.96.100.10", Assert.IsType<ARecord>(Assert.Single(answer.Answers)).Address.ToString());
+        }
+
+        var logs = new CapturingLoggerProvider();
+        using var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(logs));
+        await using var unknown = await TestDnsServer.StartAsync(Corefile(emulator.BaseAddress, strangerCertificate, strangerKey, authority), loggerFactory: loggerFactory);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!logs.Messages.Any(IsApiFailure) && DateTime.UtcNow < deadline) await Task.Delay(50);
+        Assert.Contains(logs.Messages, IsApiFailure);
+        Assert.Equal(MessageStatus.ServerFailure, (await unknown.QueryAsync("nginx-service.default.svc.cluster.local")).Status);
+    }
+
     private static bool IsApiFailure(string message) => message.Contains("Kubernetes API call failed", StringComparison.Ordinal);
 
     private static async Task<Message> QueryUntilAsync(TestDnsServer server, Func<Message, bool> condition)
