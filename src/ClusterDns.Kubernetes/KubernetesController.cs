@@ -33,7 +33,8 @@ public sealed class KubernetesController : IReflectorSink<ServiceRecord>, IRefle
     // The compact store: touched only by the processing loop.
     private readonly Dictionary<string, ServiceRecord> _services = new(StringComparer.Ordinal);
     private readonly Dictionary<string, EndpointSliceRecord> _slices = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, HashSet<string>> _slicesByService = new(StringComparer.Ordinal);
+    // A Service's slice keys: usually one, so an array, not a set per Service.
+    private readonly Dictionary<string, string[]> _slicesByService = new(StringComparer.Ordinal);
     private readonly Dictionary<string, PodRecord> _pods = new(StringComparer.Ordinal);
     private readonly HashSet<string> _namespaces = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _servicesPerNamespace = new(StringComparer.Ordinal);
@@ -108,7 +109,7 @@ public sealed class KubernetesController : IReflectorSink<ServiceRecord>, IRefle
         _tasks.Add(StartReflector(api, new ResourceQuery(Services, "api/v1/services", labels), new ServiceReader(), (IReflectorSink<ServiceRecord>)this, token));
         if (!_options.NoEndpoints)
         {
-            _tasks.Add(StartReflector(api, new ResourceQuery(EndpointSlices, "apis/discovery.k8s.io/v1/endpointslices", labels), new EndpointSliceReader(),
+            _tasks.Add(StartReflector(api, new ResourceQuery(EndpointSlices, "apis/discovery.k8s.io/v1/endpointslices", labels), new EndpointSliceReader(keepPodNames: _options.EndpointPodNames),
                 (IReflectorSink<EndpointSliceRecord>)this, token));
         }
         if (_options.WatchPods)
@@ -259,8 +260,8 @@ public sealed class KubernetesController : IReflectorSink<ServiceRecord>, IRefle
     {
         if (_slices.TryGetValue(key, out var old) && old.ServiceKey != record.ServiceKey) RemoveSlice(key);
         _slices[key] = record;
-        if (!_slicesByService.TryGetValue(record.ServiceKey, out var keys)) _slicesByService[record.ServiceKey] = keys = new HashSet<string>(StringComparer.Ordinal);
-        keys.Add(key);
+        if (!_slicesByService.TryGetValue(record.ServiceKey, out var keys)) _slicesByService[record.ServiceKey] = [key];
+        else if (Array.IndexOf(keys, key) < 0) _slicesByService[record.ServiceKey] = [.. keys, key];
         _dirtyServices.Add(record.ServiceKey);
     }
 
@@ -269,8 +270,9 @@ public sealed class KubernetesController : IReflectorSink<ServiceRecord>, IRefle
         if (!_slices.Remove(key, out var old)) return;
         if (_slicesByService.TryGetValue(old.ServiceKey, out var keys))
         {
-            keys.Remove(key);
-            if (keys.Count == 0) _slicesByService.Remove(old.ServiceKey);
+            var rest = Array.FindAll(keys, k => k != key);
+            if (rest.Length == 0) _slicesByService.Remove(old.ServiceKey);
+            else _slicesByService[old.ServiceKey] = rest;
         }
         _dirtyServices.Add(old.ServiceKey);
     }

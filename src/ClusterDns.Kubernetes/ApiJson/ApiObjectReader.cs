@@ -81,6 +81,9 @@ internal abstract class ApiObjectReader<TRecord> where TRecord : class
     /// <summary>Namespaces and port names, shared by every record this reader makes.</summary>
     protected StringPool Strings { get; } = new();
 
+    /// <summary>Port lists, shared by every record with the same ones (most Services of a cluster have one of a few).</summary>
+    protected PortSetPool PortSets { get; } = new();
+
     /// <summary>Reads the object the reader is on (its start) to its end, filling <paramref name="meta"/>; null when the object serves no answer.</summary>
     public abstract TRecord? Read(ref Utf8JsonReader reader, ref ObjectMeta meta);
 

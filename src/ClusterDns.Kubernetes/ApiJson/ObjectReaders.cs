@@ -85,7 +85,7 @@ internal sealed class ServiceReader : ApiObjectReader<ServiceRecord>
         var kind = externalNameType ? ServiceKind.ExternalName : hasClusterIP ? ServiceKind.ClusterIP : ServiceKind.Headless;
         byte[][] ips = kind != ServiceKind.ClusterIP ? [] : clusterIPsCount > 0 ? [.. _clusterIPs] : [.. _clusterIP];
         return new ServiceRecord(meta.Namespace ?? "", meta.RequiredName, kind, ips, kind == ServiceKind.ExternalName ? externalName : null,
-            [.. _ports], publishNotReady);
+            PortSets.Get(_ports), publishNotReady);
     }
 }
 
@@ -94,7 +94,7 @@ internal sealed class ServiceReader : ApiObjectReader<ServiceRecord>
 /// readiness (absent means ready, as the API documents), hostname and Pod, ports, and the trigger-time annotation.
 /// Slices without the label, and FQDN slices (no addresses DNS can serve), make no record.
 /// </summary>
-internal sealed class EndpointSliceReader : ApiObjectReader<EndpointSliceRecord>
+internal sealed class EndpointSliceReader(bool keepPodNames = true) : ApiObjectReader<EndpointSliceRecord>
 {
     private readonly List<EndpointRecord> _endpoints = [];
     private readonly List<byte[]> _addresses = [];
@@ -142,7 +142,7 @@ internal sealed class EndpointSliceReader : ApiObjectReader<EndpointSliceRecord>
         DateTimeOffset? trigger = null;
         if (meta.TriggerTime is { } time && DateTimeOffset.TryParse(time, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))
             trigger = parsed;
-        return new EndpointSliceRecord(meta.Namespace ?? "", meta.RequiredName, meta.ServiceName, [.. _endpoints], [.. _ports], trigger);
+        return new EndpointSliceRecord(meta.Namespace ?? "", meta.RequiredName, meta.ServiceName, [.. _endpoints], PortSets.Get(_ports), trigger);
     }
 
     /// <summary>One endpoint; null when it has no address.</summary>
@@ -194,7 +194,7 @@ internal sealed class EndpointSliceReader : ApiObjectReader<EndpointSliceRecord>
                         JsonRead.Next(ref reader);
                         targetIsPod = JsonRead.StringIs(ref reader, "Pod"u8, "endpoints[].targetRef.kind");
                     }
-                    else if (reader.ValueTextEquals("name"u8))
+                    else if (keepPodNames && reader.ValueTextEquals("name"u8))
                     {
                         JsonRead.Next(ref reader);
                         targetName = JsonRead.String(ref reader, "endpoints[].targetRef.name");
@@ -354,5 +354,24 @@ internal static class Ports
             if (number is null && portRequired) continue;
             ports.Add(new PortRecord(name, protocol, number ?? 0));
         }
+    }
+}
+
+/// <summary>
+/// Single-port lists by value, so thousands of records with <c>http/tcp/80</c> hold one array and one record between
+/// them; bounded as <see cref="StringPool"/>. Longer lists are rare enough to be their own.
+/// </summary>
+internal sealed class PortSetPool
+{
+    private const int MaxEntries = 4096;
+    private readonly Dictionary<PortRecord, PortRecord[]> _single = [];
+
+    public PortRecord[] Get(List<PortRecord> ports)
+    {
+        if (ports.Count != 1) return [.. ports];
+        if (_single.TryGetValue(ports[0], out var shared)) return shared;
+        PortRecord[] created = [ports[0]];
+        if (_single.Count < MaxEntries) _single.Add(ports[0], created);
+        return created;
     }
 }

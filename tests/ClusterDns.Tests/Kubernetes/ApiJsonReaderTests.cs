@@ -148,6 +148,22 @@ public sealed class ApiJsonReaderTests
     }
 
     [Fact]
+    public void Without_endpoint_pod_names_a_slice_keeps_no_pod_names_and_equal_single_ports_are_one_array()
+    {
+        const string Slice = """
+            {"metadata": {"name": "@name@", "namespace": "default", "labels": {"kubernetes.io/service-name": "@name@"}}, "addressType": "IPv4",
+             "endpoints": [{"addresses": ["10.0.0.1"], "hostname": "h", "targetRef": {"kind": "Pod", "name": "p"}}],
+             "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}
+            """;
+        var reader = new EndpointSliceReader(keepPodNames: false);
+        var first = ReadOne(reader, Slice.Replace("@name@", "a"))!;
+        var second = ReadOne(reader, Slice.Replace("@name@", "b"))!;
+        Assert.Equal("10.0.0.1 h - True", Describe(first.Endpoints[0]));
+        Assert.Equal([new PortRecord("http", "tcp", 80)], second.Ports);
+        Assert.Same(first.Ports, second.Ports);
+    }
+
+    [Fact]
     public void An_IPv6_EndpointSlice_keeps_its_addresses()
     {
         var slice = ReadOne(new EndpointSliceReader(), """
