@@ -105,7 +105,7 @@ internal sealed class EndpointSliceReader(bool keepPodNames = true) : ApiObjectR
         _endpoints.Clear();
         _ports.Clear();
         meta.WantSliceFields = true;
-        var ipAddressType = false;
+        var addressLength = 0; // 4 or 16 for an IPv4 or IPv6 slice; 0 for FQDN, which DNS cannot serve
         if (!JsonRead.Enter(ref reader, JsonTokenType.StartObject, "endpointslice")) throw JsonRead.Unexpected(ref reader, "endpointslice", "an object");
         while (JsonRead.Next(ref reader) == JsonTokenType.PropertyName)
         {
@@ -117,7 +117,7 @@ internal sealed class EndpointSliceReader(bool keepPodNames = true) : ApiObjectR
             else if (reader.ValueTextEquals("addressType"u8))
             {
                 JsonRead.Next(ref reader);
-                ipAddressType = JsonRead.StringIs(ref reader, "IPv4"u8, "addressType") || JsonRead.StringIs(ref reader, "IPv6"u8, "addressType");
+                addressLength = JsonRead.StringIs(ref reader, "IPv4"u8, "addressType") ? 4 : JsonRead.StringIs(ref reader, "IPv6"u8, "addressType") ? 16 : 0;
             }
             else if (reader.ValueTextEquals("endpoints"u8))
             {
@@ -138,14 +138,16 @@ internal sealed class EndpointSliceReader(bool keepPodNames = true) : ApiObjectR
                 reader.Skip();
             }
         }
-        if (string.IsNullOrEmpty(meta.ServiceName) || !ipAddressType) return null;
+        if (string.IsNullOrEmpty(meta.ServiceName) || addressLength == 0) return null;
+        // The API server keeps every address of a slice in its addressType; an endpoint of the other family serves nothing.
+        _endpoints.RemoveAll(endpoint => endpoint.AddressLength != addressLength);
         DateTimeOffset? trigger = null;
         if (meta.TriggerTime is { } time && DateTimeOffset.TryParse(time, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))
             trigger = parsed;
         return new EndpointSliceRecord(meta.Namespace ?? "", meta.RequiredName, meta.ServiceName, [.. _endpoints], PortSets.Get(_ports), trigger);
     }
 
-    /// <summary>One endpoint; null when it has no address.</summary>
+    /// <summary>One endpoint, its addresses of its first address's family; null when it has no address.</summary>
     private EndpointRecord? ReadEndpoint(ref Utf8JsonReader reader)
     {
         _addresses.Clear();
@@ -211,7 +213,24 @@ internal sealed class EndpointSliceReader(bool keepPodNames = true) : ApiObjectR
             }
         }
         if (_addresses.Count == 0) return null;
-        return new EndpointRecord([.. _addresses], string.IsNullOrEmpty(hostname) ? null : hostname, targetIsPod ? targetName : null, ready ?? true);
+        var length = _addresses[0].Length;
+        var packed = _addresses.Count == 1 ? _addresses[0] : Pack(length);
+        return new EndpointRecord(packed, length, string.IsNullOrEmpty(hostname) ? null : hostname, targetIsPod ? targetName : null, ready ?? true);
+    }
+
+    private byte[] Pack(int length)
+    {
+        var count = 0;
+        foreach (var address in _addresses) if (address.Length == length) count++;
+        var packed = new byte[count * length];
+        var offset = 0;
+        foreach (var address in _addresses)
+        {
+            if (address.Length != length) continue;
+            address.CopyTo(packed, offset);
+            offset += length;
+        }
+        return packed;
     }
 }
 

@@ -3,17 +3,26 @@ using System.Buffers;
 namespace ClusterDns.Kubernetes.ApiJson;
 
 /// <summary>
-/// A growable window of bytes rented from the shared pool: the body of one list page, or the unread part of a watch
+/// A growable window of bytes rented from a pool: the body of one list page, or the unread part of a watch
 /// stream cut into lines. One per list or watch, reused across its pages and events.
 /// </summary>
 internal sealed class PooledBuffer : IDisposable
 {
+    private readonly ArrayPool<byte> _pool;
     private byte[] _array;
     private int _start, _end;
     /// <summary>How far the search for a newline got, so a long line is not searched again on every read.</summary>
     private int _scanned;
 
-    public PooledBuffer(int initialSize) => _array = ArrayPool<byte>.Shared.Rent(initialSize);
+    public PooledBuffer(int initialSize) : this(initialSize, ArrayPool<byte>.Shared)
+    {
+    }
+
+    public PooledBuffer(int initialSize, ArrayPool<byte> pool)
+    {
+        _pool = pool;
+        _array = pool.Rent(initialSize);
+    }
 
     public ReadOnlySpan<byte> Data => _array.AsSpan(_start, _end - _start);
 
@@ -27,9 +36,9 @@ internal sealed class PooledBuffer : IDisposable
         // Grow rather than move when the data fills half the array: a line longer than that is still arriving.
         if (_array.Length - length < minimum || length > _array.Length / 2)
         {
-            var grown = ArrayPool<byte>.Shared.Rent(Math.Max(_array.Length * 2, length + minimum));
+            var grown = _pool.Rent(Math.Max(_array.Length * 2, length + minimum));
             _array.AsSpan(_start, length).CopyTo(grown);
-            ArrayPool<byte>.Shared.Return(_array);
+            _pool.Return(_array);
             _array = grown;
         }
         else
@@ -70,7 +79,7 @@ internal sealed class PooledBuffer : IDisposable
 
     public void Dispose()
     {
-        ArrayPool<byte>.Shared.Return(_array);
+        _pool.Return(_array);
         _array = [];
         Clear();
     }

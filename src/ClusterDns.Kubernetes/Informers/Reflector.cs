@@ -1,3 +1,4 @@
+using System.Buffers;
 using ClusterDns.Kubernetes.ApiJson;
 using Microsoft.Extensions.Logging;
 
@@ -36,6 +37,7 @@ internal sealed record ResourceQuery(string Resource, string Path, string? Label
 internal sealed class Reflector<TRecord> where TRecord : class
 {
     public const int PageSize = 500;
+    private const int MaximumPageBytes = 64 * 1024 * 1024;
     private const int ListBufferSize = 256 * 1024, WatchBufferSize = 64 * 1024, MinimumRead = 16 * 1024;
     private static readonly TimeSpan InitialBackoff = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
@@ -126,7 +128,9 @@ internal sealed class Reflector<TRecord> where TRecord : class
         var records = new Dictionary<string, TRecord>(StringComparer.Ordinal);
         string? continueToken = null;
         string? resourceVersion;
-        using var body = new PooledBuffer(ListBufferSize);
+        // A pool of the list's own: the shared one would keep its page-sized arrays (hundreds of KB) after the list,
+        // for the next relist, which may be hours away.
+        using var body = new PooledBuffer(ListBufferSize, ArrayPool<byte>.Create(MaximumPageBytes, 1));
         do
         {
             body.Clear();

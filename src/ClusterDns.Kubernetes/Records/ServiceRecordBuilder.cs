@@ -38,7 +38,11 @@ internal sealed class ServiceRecordBuilder
                 foreach (var endpoint in slice.Endpoints)
                 {
                     if (!endpoint.Ready && !service.PublishNotReadyAddresses) continue;
-                    foreach (var address in endpoint.Addresses) endpoints.Add((new Endpoint(address, EndpointLabel(endpoint, address)), slice));
+                    for (var i = 0; i < endpoint.AddressCount; i++)
+                    {
+                        var address = endpoint.Address(i);
+                        endpoints.Add((new Endpoint(address, EndpointLabel(endpoint, address)), slice));
+                    }
                 }
             }
         }

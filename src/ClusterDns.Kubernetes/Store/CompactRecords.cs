@@ -12,8 +12,19 @@ public sealed record ServiceRecord(string Namespace, string Name, ServiceKind Ki
     public string Key => Namespace + "/" + Name;
 }
 
-/// <summary>One endpoint of a slice: its addresses, DNS hostname, the Pod it points at, and readiness.</summary>
-public sealed record EndpointRecord(byte[][] Addresses, string? Hostname, string? PodName, bool Ready);
+/// <summary>
+/// One endpoint of a slice: its addresses, DNS hostname, the Pod it points at, and readiness. A struct in the slice's
+/// array, its addresses (all of the slice's family) end to end in one array: an endpoint almost always has exactly one,
+/// and an object plus an array of arrays per endpoint was a third of the store.
+/// </summary>
+public readonly record struct EndpointRecord(byte[] PackedAddresses, int AddressLength, string? Hostname, string? PodName, bool Ready)
+{
+    public int AddressCount => PackedAddresses.Length / AddressLength;
+
+    /// <summary>The address at <paramref name="index"/>; the packed array itself when it holds only that one.</summary>
+    public byte[] Address(int index) =>
+        PackedAddresses.Length == AddressLength ? PackedAddresses : PackedAddresses.AsSpan(index * AddressLength, AddressLength).ToArray();
+}
 
 /// <summary>The fields of an EndpointSlice that answers need; ServiceName comes from kubernetes.io/service-name.</summary>
 public sealed record EndpointSliceRecord(string Namespace, string Name, string ServiceName, EndpointRecord[] Endpoints, PortRecord[] Ports,

@@ -37,8 +37,10 @@ public sealed class ApiJsonReaderTests
 
     private static string[] Ips(byte[][] addresses) => [.. addresses.Select(a => new IPAddress(a).ToString())];
 
+    private static string[] Ips(EndpointRecord endpoint) => [.. Enumerable.Range(0, endpoint.AddressCount).Select(i => new IPAddress(endpoint.Address(i)).ToString())];
+
     private static string Describe(EndpointRecord endpoint) =>
-        $"{string.Join(",", Ips(endpoint.Addresses))} {endpoint.Hostname ?? "-"} {endpoint.PodName ?? "-"} {endpoint.Ready}";
+        $"{string.Join(",", Ips(endpoint))} {endpoint.Hostname ?? "-"} {endpoint.PodName ?? "-"} {endpoint.Ready}";
 
     [Fact]
     public void A_dual_stack_ClusterIP_service_keeps_every_family_of_clusterIPs_and_its_ports()
@@ -164,13 +166,23 @@ public sealed class ApiJsonReaderTests
     }
 
     [Fact]
+    public void An_endpoint_keeps_every_address_of_its_slices_family_and_no_other()
+    {
+        var slice = ReadOne(new EndpointSliceReader(), """
+            {"endpoints": [{"addresses": ["10.0.0.1", "fd00::1", "10.0.0.2"]}, {"addresses": ["fd00::2"]}, {"addresses": ["10.0.0.3"]}],
+             "metadata": {"name": "s", "namespace": "default", "labels": {"kubernetes.io/service-name": "web"}}, "addressType": "IPv4"}
+            """)!;
+        Assert.Equal(["10.0.0.1,10.0.0.2 - - True", "10.0.0.3 - - True"], slice.Endpoints.Select(Describe));
+    }
+
+    [Fact]
     public void An_IPv6_EndpointSlice_keeps_its_addresses()
     {
         var slice = ReadOne(new EndpointSliceReader(), """
             {"metadata": {"name": "s6", "namespace": "default", "labels": {"kubernetes.io/service-name": "web"}}, "addressType": "IPv6",
              "endpoints": [{"addresses": ["fd00:10:244:1::30"]}]}
             """)!;
-        Assert.Equal(["fd00:10:244:1::30"], Ips(slice.Endpoints[0].Addresses));
+        Assert.Equal(["fd00:10:244:1::30"], Ips(slice.Endpoints[0]));
         Assert.Null(slice.LastChangeTriggerTime);
     }
 
