@@ -153,6 +153,7 @@ public sealed partial class DnsServerHost : IAsyncDisposable
         _current = next;
         Services.ReadinessReporters = next.ReadinessReporters;
         Services.IsServing = true;
+        next.NotifyListening();
         ConfigurationLoaded?.Invoke(next);
         if (previous is not null) await previous.StopAsync().ConfigureAwait(false);
     }

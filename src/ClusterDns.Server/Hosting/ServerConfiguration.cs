@@ -11,6 +11,7 @@ namespace ClusterDns.Server.Hosting;
 public sealed class ServerConfiguration
 {
     private readonly List<Func<CancellationToken, Task>> _startup = [];
+    private readonly List<Action> _listening = [];
     private readonly List<Func<Task>> _shutdown = [];
 
     private ServerConfiguration(CorefileDocument document) => Document = document;
@@ -39,8 +40,8 @@ public sealed class ServerConfiguration
             }
             var plugins = new List<DnsPlugin>();
             var blockComplete = new List<Action>();
-            var context = new PluginSetupContext(block, zones, servers, options, services, configuration._startup, configuration._shutdown, plugins,
-                blockComplete);
+            var context = new PluginSetupContext(block, zones, servers, options, services, configuration._startup, configuration._listening,
+                configuration._shutdown, plugins, blockComplete);
             var byOrder = new List<(int Order, DnsPlugin Plugin)>();
             var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var directive in block.Directives)
@@ -104,6 +105,12 @@ public sealed class ServerConfiguration
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         foreach (var action in _startup) await action(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Called by the host once the listeners route to this configuration.</summary>
+    public void NotifyListening()
+    {
+        foreach (var action in _listening) action();
     }
 
     public async Task StopAsync()

@@ -11,13 +11,15 @@ public sealed class PluginSetupContext
 {
     private readonly List<Func<CancellationToken, Task>> _startup;
     private readonly List<Func<Task>> _shutdown;
+    private readonly List<Action> _listening;
     private readonly List<DnsPlugin> _plugins;
     private readonly List<Action> _blockComplete;
 
     internal PluginSetupContext(ServerBlock block, IReadOnlyList<string> zones, IReadOnlyList<string> servers, ServerBlockOptions options,
-        ServerServices services, List<Func<CancellationToken, Task>> startup, List<Func<Task>> shutdown, List<DnsPlugin> plugins,
-        List<Action> blockComplete)
+        ServerServices services, List<Func<CancellationToken, Task>> startup, List<Action> listening, List<Func<Task>> shutdown,
+        List<DnsPlugin> plugins, List<Action> blockComplete)
     {
+        _listening = listening;
         _blockComplete = blockComplete;
         Block = block;
         Zones = zones;
@@ -39,6 +41,9 @@ public sealed class PluginSetupContext
 
     /// <summary>Runs when the configuration goes live (initial start or reload); a throw fails the reload.</summary>
     public void OnStartup(Func<CancellationToken, Task> action) => _startup.Add(action);
+
+    /// <summary>Runs once the configuration's listeners are open and routing to it (after the startup hooks).</summary>
+    public void OnListening(Action action) => _listening.Add(action);
 
     /// <summary>
     /// Runs once every plugin of the block is set up, still within setup: checks across plugins (autopath needs

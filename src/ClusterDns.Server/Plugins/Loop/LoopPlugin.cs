@@ -74,12 +74,12 @@ public sealed partial class LoopPlugin : DnsPlugin
         var plugin = new LoopPlugin(zone, probe, new IPEndPoint(address, port), exit, context.Services.LoggerFactory.CreateLogger("ClusterDns.Plugins.Loop"));
         var stopping = new CancellationTokenSource();
         var time = context.Services.TimeProvider;
-        context.OnStartup(startupToken =>
+        // Probe once our own listener is open: before that every probe is refused (and each refusal is an exception
+        // whose stack trace .NET resolves to source lines, loading a PDB reader that stays resident).
+        context.OnListening(() =>
         {
-            // The listeners open right after the startup hooks: probe in the background.
             if (port != 0) _ = plugin.ProbeAsync(time, stopping.Token);
             else plugin._disabled = true;
-            return Task.CompletedTask;
         });
         context.OnShutdown(() =>
         {
