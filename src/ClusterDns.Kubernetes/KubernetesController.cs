@@ -397,6 +397,7 @@ public sealed class KubernetesController : IReflectorSink<ServiceRecord>, IRefle
             KubernetesLog.Synced(_logger, _writer.NameCount, _services.Count, _time.GetElapsedTime(_startTimestamp).TotalMilliseconds);
             Interlocked.Increment(ref _version);
             _syncedSignal.TrySetResult();
+            TrimStore();
             ReturnListGarbage();
         }
     }
@@ -406,6 +407,23 @@ public sealed class KubernetesController : IReflectorSink<ServiceRecord>, IRefle
     /// growth, the writer's first build of every name); an idle DNS server may not collect again for hours, so that memory would count against
     /// the pod's limit. One aggressive collection gives it back to the OS, once, off the query path.
     /// </summary>
+    /// <summary>
+    /// The store's tables grew by doubling while the first lists arrived, and the dirty sets held every key once: trimmed
+    /// to what they hold (a tenth of the memory they had left over at 10,000 Services), they grow again when needed.
+    /// </summary>
+    private void TrimStore()
+    {
+        _services.TrimExcess();
+        _slices.TrimExcess();
+        _slicesByService.TrimExcess();
+        _pods.TrimExcess();
+        _serviceOwners.TrimExcess();
+        _podOwners.TrimExcess();
+        _dirtyServices.TrimExcess();
+        _dirtyPods.TrimExcess();
+        _dirtyNamespaces.TrimExcess();
+    }
+
     private static void ReturnListGarbage()
     {
         System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;

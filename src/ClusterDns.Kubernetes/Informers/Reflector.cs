@@ -38,7 +38,7 @@ internal sealed class Reflector<TRecord> where TRecord : class
 {
     public const int PageSize = 500;
     private const int MaximumPageBytes = 64 * 1024 * 1024;
-    private const int ListBufferSize = 256 * 1024, WatchBufferSize = 64 * 1024, MinimumRead = 16 * 1024;
+    private const int ListBufferSize = 256 * 1024, WatchBufferSize = 16 * 1024, MinimumRead = 16 * 1024;
     private static readonly TimeSpan InitialBackoff = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
 
