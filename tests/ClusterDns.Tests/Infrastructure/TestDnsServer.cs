@@ -46,6 +46,32 @@ public sealed class TestDnsServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Starts a Corefile that names its own port (loop probes it, forward may point at it): each attempt picks a new
+    /// free port, since one a parallel test's connection took stays taken.
+    /// </summary>
+    public static async Task<TestDnsServer> StartOnFreePortAsync(Func<int, string> corefile, Action<ServerServices>? configure = null,
+        ILoggerFactory? loggerFactory = null)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            int port;
+            using (var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram,
+                System.Net.Sockets.ProtocolType.Udp))
+            {
+                probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+                port = ((IPEndPoint)probe.LocalEndPoint!).Port;
+            }
+            try
+            {
+                return await StartOnceAsync(corefile(port), null, configure, loggerFactory, null);
+            }
+            catch (System.Net.Sockets.SocketException exception) when (exception.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse && attempt < 5)
+            {
+            }
+        }
+    }
+
     private static async Task<TestDnsServer> StartOnceAsync(string corefile, PluginCatalog? catalog, Action<ServerServices>? configure,
         ILoggerFactory? loggerFactory, DnsServerHostOptions? options)
     {

@@ -8,22 +8,15 @@ namespace ClusterDns.Tests.Plugins.Loop;
 
 public sealed class LoopPluginTests
 {
-    private static int FreePort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
-
     [Fact]
     public async Task A_corefile_that_forwards_to_itself_stops_with_the_loop_message()
     {
-        var port = FreePort();
         var exit = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         var logs = new CapturingLoggerProvider();
         using var factory = LoggerFactory.Create(builder => builder.AddProvider(logs));
-        await using var server = await TestDnsServer.StartAsync($".:{port} {{\n    loop\n    forward . 127.0.0.1:{port}\n}}\n",
+        await using var server = await TestDnsServer.StartOnFreePortAsync(port => $".:{port} {{\n    loop\n    forward . 127.0.0.1:{port}\n}}\n",
             configure: services => services.SetExtension(new LoopExit(code => exit.TrySetResult(code))), loggerFactory: factory);
+        var port = server.Port;
         var loop = server.Host.Current!.Plugins.OfType<LoopPlugin>().Single();
 
         var code = await exit.Task.WaitAsync(TimeSpan.FromSeconds(15));
@@ -39,9 +32,8 @@ public sealed class LoopPluginTests
     [Fact]
     public async Task Without_a_loop_the_probe_is_answered_and_loop_steps_aside()
     {
-        var port = FreePort();
         var exited = false;
-        await using var server = await TestDnsServer.StartAsync($"example.org:{port} {{\n    loop\n    whoami\n}}\n",
+        await using var server = await TestDnsServer.StartOnFreePortAsync(port => $"example.org:{port} {{\n    loop\n    whoami\n}}\n",
             configure: services => services.SetExtension(new LoopExit(_ => exited = true)));
         var loop = server.Host.Current!.Plugins.OfType<LoopPlugin>().Single();
 
@@ -57,11 +49,10 @@ public sealed class LoopPluginTests
     [Fact]
     public async Task A_silent_upstream_is_not_taken_for_a_loop()
     {
-        var port = FreePort();
         using var upstream = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         upstream.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         var exited = false;
-        await using var server = await TestDnsServer.StartAsync($".:{port} {{\n    loop\n    forward . {upstream.LocalEndPoint}\n}}\n",
+        await using var server = await TestDnsServer.StartOnFreePortAsync(port => $".:{port} {{\n    loop\n    forward . {upstream.LocalEndPoint}\n}}\n",
             configure: services => services.SetExtension(new LoopExit(_ => exited = true)));
         var loop = server.Host.Current!.Plugins.OfType<LoopPlugin>().Single();
 
