@@ -28,22 +28,8 @@ public sealed class KubernetesTlsTests : IDisposable
         var (certificate, key) = TestCertificates.WritePem(serverCertificate, _directory.FullName, "server");
         var (strangerCertificate, _) = TestCertificates.WritePem(stranger, _directory.FullName, "stranger");
 
-        await using (var trusting = await TestDnsServer.StartAsync(Corefile(emulator.BaseAddress, certificate, key, certificate)))
-        {
-            var answer = await QueryUntilAsync(trusting, response => response.Status == MessageStatus.NoError);
-            Assert.Equal(MessageStatus.NoError, answer.Status);
-            Assert.Equal("10.96.100.10", Assert.IsType<ARecord>(Assert.Single(answer.Answers)).Address.ToString());
-        }
-
-        var logs = new CapturingLoggerProvider();
-        using var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(logs));
-        await using var distrusting = await TestDnsServer.StartAsync(Corefile(emulator.BaseAddress, certificate, key, strangerCertificate), loggerFactory: loggerFactory);
-        // The refused handshake is what an operator reads in the log; until then there is nothing to assert.
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!logs.Messages.Any(IsApiFailure) && DateTime.UtcNow < deadline) await Task.Delay(50);
-        Assert.Contains(logs.Messages, IsApiFailure);
-        var refused = await distrusting.QueryAsync("nginx-service.default.svc.cluster.local");
-        Assert.Equal(MessageStatus.ServerFailure, refused.Status);
+        await AssertAnswersAsync(Corefile(emulator.BaseAddress, certificate, key, certificate));
+        await using var distrusting = await StartRefusedAsync(Corefile(emulator.BaseAddress, certificate, key, strangerCertificate));
         Assert.False(distrusting.Services.ReadinessReporters.Single(reporter => reporter.Name == "kubernetes").IsReady);
     }
 
@@ -60,20 +46,30 @@ public sealed class KubernetesTlsTests : IDisposable
         var (certificate, key) = TestCertificates.WritePem(clientCertificate, _directory.FullName, "client");
         var (strangerCertificate, strangerKey) = TestCertificates.WritePem(stranger, _directory.FullName, "stranger");
 
-        await using (var known = await TestDnsServer.StartAsync(Corefile(emulator.BaseAddress, certificate, key, authority)))
-        {
-            var answer = await QueryUntilAsync(known, response => response.Status == MessageStatus.NoError);
-            Assert.Equal(MessageStatus.NoError, answer.Status);
-            Assert.Equal("10.96.100.10", Assert.IsType<ARecord>(Assert.Single(answer.Answers)).Address.ToString());
-        }
+        await AssertAnswersAsync(Corefile(emulator.BaseAddress, certificate, key, authority));
+        await using var unknown = await StartRefusedAsync(Corefile(emulator.BaseAddress, strangerCertificate, strangerKey, authority));
+    }
 
+    /// <summary>The server syncs through TLS: the demo Service answers its ClusterIP.</summary>
+    private static async Task AssertAnswersAsync(string corefile)
+    {
+        await using var server = await TestDnsServer.StartAsync(corefile);
+        var answer = await QueryUntilAsync(server, response => response.Status == MessageStatus.NoError);
+        Assert.Equal(MessageStatus.NoError, answer.Status);
+        Assert.Equal("10.96.100.10", Assert.IsType<ARecord>(Assert.Single(answer.Answers)).Address.ToString());
+    }
+
+    /// <summary>The handshake is refused: the log says so (what an operator reads; until then there is nothing to assert) and the name gets SERVFAIL.</summary>
+    private static async Task<TestDnsServer> StartRefusedAsync(string corefile)
+    {
         var logs = new CapturingLoggerProvider();
-        using var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(logs));
-        await using var unknown = await TestDnsServer.StartAsync(Corefile(emulator.BaseAddress, strangerCertificate, strangerKey, authority), loggerFactory: loggerFactory);
+        var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(logs));
+        var server = await TestDnsServer.StartAsync(corefile, loggerFactory: loggerFactory);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         while (!logs.Messages.Any(IsApiFailure) && DateTime.UtcNow < deadline) await Task.Delay(50);
         Assert.Contains(logs.Messages, IsApiFailure);
-        Assert.Equal(MessageStatus.ServerFailure, (await unknown.QueryAsync("nginx-service.default.svc.cluster.local")).Status);
+        Assert.Equal(MessageStatus.ServerFailure, (await server.QueryAsync("nginx-service.default.svc.cluster.local")).Status);
+        return server;
     }
 
     private static bool IsApiFailure(string message) => message.Contains("Kubernetes API call failed", StringComparison.Ordinal);
