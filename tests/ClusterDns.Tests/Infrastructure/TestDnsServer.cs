@@ -31,14 +31,25 @@ public sealed class TestDnsServer : IAsyncDisposable
     /// Starts the server. The host picks a free UDP port and then binds TCP on the same number, which another process
     /// (parallel test assemblies) can hold: then it starts again, on a new free port.
     /// </summary>
-    public static async Task<TestDnsServer> StartAsync(string corefile, PluginCatalog? catalog = null, Action<ServerServices>? configure = null,
-        ILoggerFactory? loggerFactory = null, DnsServerHostOptions? options = null)
+    public static Task<TestDnsServer> StartAsync(string corefile, PluginCatalog? catalog = null, Action<ServerServices>? configure = null,
+        ILoggerFactory? loggerFactory = null, DnsServerHostOptions? options = null) =>
+        RetryWhileAddressInUseAsync(() => StartOnceAsync(corefile, catalog, configure, loggerFactory, options));
+
+    /// <summary>
+    /// Starts a Corefile that names its own port (loop probes it, forward may point at it): each attempt picks a new
+    /// free port, since one a parallel test's connection took stays taken.
+    /// </summary>
+    public static Task<TestDnsServer> StartOnFreePortAsync(Func<int, string> corefile, Action<ServerServices>? configure = null,
+        ILoggerFactory? loggerFactory = null) =>
+        RetryWhileAddressInUseAsync(() => StartOnceAsync(corefile(FreeUdpPort()), null, configure, loggerFactory, null));
+
+    private static async Task<TestDnsServer> RetryWhileAddressInUseAsync(Func<Task<TestDnsServer>> start)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return await StartOnceAsync(corefile, catalog, configure, loggerFactory, options);
+                return await start();
             }
             catch (System.Net.Sockets.SocketException exception) when (exception.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse && attempt < 5)
             {
@@ -46,30 +57,12 @@ public sealed class TestDnsServer : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// Starts a Corefile that names its own port (loop probes it, forward may point at it): each attempt picks a new
-    /// free port, since one a parallel test's connection took stays taken.
-    /// </summary>
-    public static async Task<TestDnsServer> StartOnFreePortAsync(Func<int, string> corefile, Action<ServerServices>? configure = null,
-        ILoggerFactory? loggerFactory = null)
+    private static int FreeUdpPort()
     {
-        for (var attempt = 1; ; attempt++)
-        {
-            int port;
-            using (var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram,
-                System.Net.Sockets.ProtocolType.Udp))
-            {
-                probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-                port = ((IPEndPoint)probe.LocalEndPoint!).Port;
-            }
-            try
-            {
-                return await StartOnceAsync(corefile(port), null, configure, loggerFactory, null);
-            }
-            catch (System.Net.Sockets.SocketException exception) when (exception.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse && attempt < 5)
-            {
-            }
-        }
+        using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram,
+            System.Net.Sockets.ProtocolType.Udp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 
     private static async Task<TestDnsServer> StartOnceAsync(string corefile, PluginCatalog? catalog, Action<ServerServices>? configure,
